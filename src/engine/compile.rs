@@ -1,0 +1,413 @@
+//! Compilation: DAG roots into a straight-line [`Tape`].
+//!
+//! Three passes, all loops:
+//! 1. **lower** every node reachable from the roots, in id (topological) order, to
+//!    instructions on virtual registers. Structurally equal nodes are one node already;
+//!    the instructions that lowering invents (partial sums and products, `x*x` for `x^2`)
+//!    are hash-consed too, so common subexpressions are computed once. Sums become chains
+//!    of `+`/`-`, products chains of `*` with one `/` for the denominator. Long operand
+//!    lists are folded in content-defined chunks, so two lists that differ in one operand
+//!    (the partials of a long product) share all but a few instructions.
+//!    Numerically delicate shapes are recognised here: `ln(1 + exp(u))` is `softplus(u)`,
+//!    and `exp(u)^m / (1 + exp(u))^k` is `sigmoid(u)^m * sigmoid(-u)^(k-m)`, finite and
+//!    accurate for every finite `u`;
+//! 2. **drop dead code**: keep only what the outputs need (recognised shapes leave
+//!    their unrecognised spelling dead);
+//! 3. **allocate slots**: inputs and constants get fixed slots; every other value
+//!    takes a free slot and gives it back after its last use.
+
+use std::collections::HashMap;
+
+use super::expr::{Constant, ExprId, Node, Pool};
+use super::func::Func;
+use super::tape::{Instr, Op, Tape};
+
+/// A root depends on a symbol that is not among the compiled inputs.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' has no value: it is not an input of the program")]
+pub struct UnboundSymbol(pub String);
+
+/// A virtual register: a value of the program before slot allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct VReg(u32);
+
+/// What defines a virtual register.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Def {
+    Input(u32),
+    Const(f64),
+    Instr(Op, VReg, VReg),
+}
+
+/// Compiles `roots` into a tape whose inputs are the symbols `inputs`, in order.
+pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape, UnboundSymbol> {
+    let mut l = Lowering {
+        pool,
+        defs: Vec::new(),
+        cse: HashMap::new(),
+        consts: HashMap::new(),
+        values: HashMap::new(),
+    };
+    for (k, &input) in inputs.iter().enumerate() {
+        let v = l.push(Def::Input(k as u32));
+        l.values.insert(input, v);
+    }
+    for id in pool.reachable(roots) {
+        if l.values.contains_key(&id) {
+            continue;
+        }
+        let v = l.lower(id)?;
+        l.values.insert(id, v);
+    }
+    let outputs: Vec<VReg> = roots.iter().map(|r| l.values[r]).collect();
+    Ok(allocate(&l.defs, inputs.len(), &outputs))
+}
+
+struct Lowering<'p> {
+    pool: &'p Pool,
+    defs: Vec<Def>,
+    /// Hash-consing of instructions: `(op, a, b)` to the register holding it.
+    cse: HashMap<(Op, VReg, VReg), VReg>,
+    consts: HashMap<u64, VReg>,
+    values: HashMap<ExprId, VReg>,
+}
+
+impl Lowering<'_> {
+    fn push(&mut self, def: Def) -> VReg {
+        self.defs.push(def);
+        VReg((self.defs.len() - 1) as u32)
+    }
+
+    fn emit(&mut self, op: Op, a: VReg, b: VReg) -> VReg {
+        let key = if op.is_commutative() && b < a { (op, b, a) } else { (op, a, b) };
+        if let Some(&v) = self.cse.get(&key) {
+            return v;
+        }
+        let v = self.push(Def::Instr(key.0, key.1, key.2));
+        self.cse.insert(key, v);
+        v
+    }
+
+    fn unary(&mut self, op: Op, a: VReg) -> VReg {
+        self.emit(op, a, a)
+    }
+
+    fn constant(&mut self, v: f64) -> VReg {
+        if let Some(&r) = self.consts.get(&v.to_bits()) {
+            return r;
+        }
+        let r = self.push(Def::Const(v));
+        self.consts.insert(v.to_bits(), r);
+        r
+    }
+
+    /// The register of an already lowered node (children are lowered first).
+    fn value(&self, id: ExprId) -> VReg {
+        self.values[&id]
+    }
+
+    fn lower(&mut self, id: ExprId) -> Result<VReg, UnboundSymbol> {
+        let pool = self.pool;
+        Ok(match pool.node(id) {
+            Node::Num(_) => self.constant(pool.node(id).as_num().unwrap_or(f64::NAN)),
+            Node::Const(c) => self.constant(c.value()),
+            Node::Sym(s) => return Err(UnboundSymbol(pool.symbol_name(*s).to_string())),
+            Node::Add(terms) => self.sum(terms),
+            Node::Mul(factors) => match pool.node(factors[0]).as_num() {
+                Some(c) => self.product(c, &factors[1..]),
+                None => self.product(1.0, factors),
+            },
+            &Node::Pow([b, e]) => {
+                let bv = self.value(b);
+                match pool.node(e).as_num() {
+                    Some(p) if p < 0.0 => {
+                        let d = self.numeric_power(bv, -p);
+                        self.unary(Op::Recip, d)
+                    }
+                    Some(p) => self.numeric_power(bv, p),
+                    None => {
+                        let ev = self.value(e);
+                        self.emit(Op::Powf, bv, ev)
+                    }
+                }
+            }
+            Node::Call(Func::Ln, args) => match one_plus_exp(pool, args[0]) {
+                Some(u) => {
+                    let u = self.value(u);
+                    self.unary(Op::Call(Func::Softplus), u)
+                }
+                None => {
+                    let a = self.value(args[0]);
+                    self.unary(Op::Call(Func::Ln), a)
+                }
+            },
+            Node::Call(f, args) => {
+                let a = self.value(args[0]);
+                let b = args.get(1).map_or(a, |&b| self.value(b));
+                self.emit(Op::Call(*f), a, b)
+            }
+        })
+    }
+
+    /// `b ^ p` for a number `p >= 0`: `x*x` for squares and `sqrt` for halves, which are
+    /// exact where `powf` may round differently.
+    fn numeric_power(&mut self, bv: VReg, p: f64) -> VReg {
+        if p == 1.0 {
+            bv
+        } else if p == 2.0 {
+            self.emit(Op::Mul, bv, bv)
+        } else if p == 0.5 {
+            self.unary(Op::Sqrt, bv)
+        } else {
+            let c = self.constant(p);
+            self.emit(Op::Powf, bv, c)
+        }
+    }
+
+    /// A sum: positive terms added, then terms with a negative coefficient subtracted.
+    fn sum(&mut self, terms: &[ExprId]) -> VReg {
+        let mut plus = Vec::with_capacity(terms.len());
+        let mut minus = Vec::new();
+        for &t in terms {
+            match self.pool.node(t) {
+                Node::Num(_) => plus.push(self.value(t)),
+                Node::Mul(fs) => match self.pool.node(fs[0]).as_num() {
+                    Some(c) if c < 0.0 => minus.push(self.product(-c, &fs[1..])),
+                    _ => plus.push(self.value(t)),
+                },
+                _ => plus.push(self.value(t)),
+            }
+        }
+        let pos = if plus.is_empty() { None } else { Some(self.fold(Op::Add, plus)) };
+        if minus.is_empty() {
+            return pos.unwrap_or_else(|| self.constant(0.0));
+        }
+        let neg = self.fold(Op::Add, minus);
+        match pos {
+            Some(p) => self.emit(Op::Sub, p, neg),
+            None => self.unary(Op::Neg, neg),
+        }
+    }
+
+    /// `coeff * factors...`, with negative powers gathered into one denominator and the
+    /// sigmoid shapes recognised.
+    fn product(&mut self, coeff: f64, factors: &[ExprId]) -> VReg {
+        let pool = self.pool;
+        let mut numer: Vec<VReg> = Vec::with_capacity(factors.len() + 1);
+        let mut denom: Vec<VReg> = Vec::new();
+        let mut used = vec![false; factors.len()];
+        for i in 0..factors.len() {
+            let Some((u, k)) = sigmoid_denominator(pool, factors[i]) else {
+                continue;
+            };
+            used[i] = true;
+            let mut m = 0.0;
+            if let Some(j) = (0..factors.len()).find(|&j| !used[j] && exp_power(pool, factors[j]).is_some_and(|(v, _)| v == u)) {
+                used[j] = true;
+                m = exp_power(pool, factors[j]).map_or(0.0, |(_, m)| m);
+            }
+            let uv = self.value(u);
+            if m > 0.0 {
+                let s = self.unary(Op::Call(Func::Sigmoid), uv);
+                numer.push(self.numeric_power(s, m.min(k)));
+            }
+            if m > k {
+                let e = self.unary(Op::Call(Func::Exp), uv);
+                numer.push(self.numeric_power(e, m - k));
+            }
+            if k > m {
+                let s = self.unary(Op::SigmoidNeg, uv);
+                numer.push(self.numeric_power(s, k - m));
+            }
+        }
+        for (i, &f) in factors.iter().enumerate() {
+            if used[i] {
+                continue;
+            }
+            match pool.node(f) {
+                &Node::Pow([b, e]) if pool.node(e).as_num().is_some_and(|p| p < 0.0) => {
+                    let p = -pool.node(e).as_num().unwrap_or(-1.0);
+                    let bv = self.value(b);
+                    denom.push(self.numeric_power(bv, p));
+                }
+                _ => numer.push(self.value(f)),
+            }
+        }
+        let negate = coeff < 0.0;
+        let mag = coeff.abs();
+        if mag != 1.0 || (numer.is_empty() && denom.is_empty()) {
+            numer.insert(0, self.constant(mag));
+        }
+        let mut result = match (numer.is_empty(), denom.is_empty()) {
+            (_, true) => self.fold(Op::Mul, numer),
+            (true, false) => {
+                let d = self.fold(Op::Mul, denom);
+                self.unary(Op::Recip, d)
+            }
+            (false, false) => {
+                let n = self.fold(Op::Mul, numer);
+                let d = self.fold(Op::Mul, denom);
+                self.emit(Op::Div, n, d)
+            }
+        };
+        if negate {
+            result = self.unary(Op::Neg, result);
+        }
+        result
+    }
+
+    /// Folds a non-empty operand list with `op`. Lists longer than a few operands are
+    /// folded in content-defined chunks: a chunk ends after an operand whose hash (with
+    /// the level) says so. Removing one operand then changes only the chunks around it
+    /// at each level, and instruction hash-consing shares the rest between lists.
+    fn fold(&mut self, op: Op, mut xs: Vec<VReg>) -> VReg {
+        const SHORT: usize = 8;
+        let mut level: u64 = 0;
+        while xs.len() > SHORT {
+            let mut next = Vec::with_capacity(xs.len() / 2);
+            let mut acc: Option<VReg> = None;
+            for &x in &xs {
+                let a = match acc {
+                    None => x,
+                    Some(a) => self.emit(op, a, x),
+                };
+                if chunk_ends(x, level) {
+                    next.push(a);
+                    acc = None;
+                } else {
+                    acc = Some(a);
+                }
+            }
+            next.extend(acc);
+            if next.len() == xs.len() {
+                break; // no chunk grew (a freak of hashing): fold plainly below
+            }
+            xs = next;
+            level += 1;
+        }
+        let mut it = xs.into_iter();
+        let first = it.next().unwrap_or(VReg(0));
+        it.fold(first, |a, x| self.emit(op, a, x))
+    }
+}
+
+fn chunk_ends(x: VReg, level: u64) -> bool {
+    let mut h = (u64::from(x.0) ^ level.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 29;
+    h % 4 == 0
+}
+
+/// `u` when `id` is `exp(u)` or `e^u`.
+fn as_exp(pool: &Pool, id: ExprId) -> Option<ExprId> {
+    match pool.node(id) {
+        Node::Call(Func::Exp, args) => Some(args[0]),
+        &Node::Pow([b, u]) if matches!(pool.node(b), Node::Const(Constant::E)) => Some(u),
+        _ => None,
+    }
+}
+
+/// `u` when `id` is `1 + exp(u)`.
+fn one_plus_exp(pool: &Pool, id: ExprId) -> Option<ExprId> {
+    match pool.node(id) {
+        Node::Add(ts) if ts.len() == 2 => {
+            let (one, other) = if pool.node(ts[0]).as_num() == Some(1.0) {
+                (ts[0], ts[1])
+            } else {
+                (ts[1], ts[0])
+            };
+            (pool.node(one).as_num() == Some(1.0)).then_some(())?;
+            as_exp(pool, other)
+        }
+        _ => None,
+    }
+}
+
+/// `(u, k)` when `id` is `(1 + exp(u))^-k` for a positive integer `k`.
+fn sigmoid_denominator(pool: &Pool, id: ExprId) -> Option<(ExprId, f64)> {
+    let &Node::Pow([b, e]) = pool.node(id) else {
+        return None;
+    };
+    let k = -pool.node(e).as_num()?;
+    (k > 0.0 && k.fract() == 0.0).then_some(())?;
+    Some((one_plus_exp(pool, b)?, k))
+}
+
+/// `(u, m)` when `id` is `exp(u)^m` for a positive integer `m` (`m = 1` for `exp(u)`).
+fn exp_power(pool: &Pool, id: ExprId) -> Option<(ExprId, f64)> {
+    if let Some(u) = as_exp(pool, id) {
+        return Some((u, 1.0));
+    }
+    let &Node::Pow([b, e]) = pool.node(id) else {
+        return None;
+    };
+    let m = pool.node(e).as_num()?;
+    (m > 0.0 && m.fract() == 0.0).then_some(())?;
+    Some((as_exp(pool, b)?, m))
+}
+
+/// Passes 2 and 3: dead-code elimination and slot allocation.
+fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
+    // Liveness: walk backwards from the outputs.
+    let mut live = vec![false; defs.len()];
+    for o in outputs {
+        live[o.0 as usize] = true;
+    }
+    for i in (0..defs.len()).rev() {
+        if let (true, Def::Instr(_, a, b)) = (live[i], defs[i]) {
+            live[a.0 as usize] = true;
+            live[b.0 as usize] = true;
+        }
+    }
+    // Last use of each register, as an instruction index; outputs live to the end.
+    let mut last_use = vec![0usize; defs.len()];
+    for (i, d) in defs.iter().enumerate() {
+        if let (true, Def::Instr(_, a, b)) = (live[i], d) {
+            last_use[a.0 as usize] = i;
+            last_use[b.0 as usize] = i;
+        }
+    }
+    for o in outputs {
+        last_use[o.0 as usize] = usize::MAX;
+    }
+    const FREED: u32 = u32::MAX - 1;
+    let mut slot = vec![u32::MAX; defs.len()];
+    let mut n_slots = n_inputs as u32;
+    let mut consts = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        match *d {
+            Def::Input(k) => slot[i] = k,
+            Def::Const(v) if live[i] => {
+                slot[i] = n_slots;
+                consts.push((n_slots, v));
+                n_slots += 1;
+            }
+            _ => {}
+        }
+    }
+    let mut free: Vec<u32> = Vec::new();
+    let mut instrs = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        let Def::Instr(op, a, b) = *d else { continue };
+        if !live[i] {
+            continue;
+        }
+        let (sa, sb) = (slot[a.0 as usize], slot[b.0 as usize]);
+        // Operands whose last use is here free their slots first, so the result may
+        // reuse one: every instruction reads its operands before it writes.
+        for r in [a, b] {
+            let r = r.0 as usize;
+            if last_use[r] == i && matches!(defs[r], Def::Instr(..)) && slot[r] < FREED {
+                free.push(slot[r]);
+                slot[r] = FREED; // `a == b` must not free twice
+            }
+        }
+        let dst = free.pop().unwrap_or_else(|| {
+            n_slots += 1;
+            n_slots - 1
+        });
+        slot[i] = dst;
+        instrs.push(Instr { op, dst, a: sa, b: sb });
+    }
+    let outputs = outputs.iter().map(|o| slot[o.0 as usize]).collect();
+    Tape::new(instrs, n_slots as usize, consts, n_inputs, outputs)
+}

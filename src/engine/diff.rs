@@ -1,0 +1,274 @@
+//! Differentiation: every derivative rule, and reverse mode over the DAG.
+//!
+//! [`gradient`] makes one backward sweep from a root: each node's adjoint (the derivative
+//! of the root with respect to that node) is the sum of its parents' contributions, and
+//! each node passes `adjoint * ∂node/∂child` to its children. The nodes are visited in
+//! descending id order, which is reverse topological order, so the sweep is a loop and
+//! every partial is a shared node of the same pool: the gradient costs a small constant
+//! times the function, whatever the number of variables.
+//!
+//! [`partials`] holds all the rules. Non-smooth functions take the derivative defined
+//! almost everywhere: `abs' = sign`, `floor' = ceil' = round' = trunc' = sign' = signum'
+//! = 0`, `max` and `min` follow the argument they select (the first one on a tie),
+//! `(a % b)' = (1, -trunc(a/b))`.
+
+use std::collections::HashMap;
+
+use super::expr::{ExprId, Node, Pool};
+use super::func::Func;
+
+/// Differentiation made the pool grow past its node budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the derivative grew past the limit of {limit} nodes")]
+pub struct TooLarge {
+    /// The node budget that was exceeded.
+    pub limit: usize,
+}
+
+/// The gradient of `root` with respect to `wrt` (symbol nodes; any other node is treated
+/// as an independent input too). Fails when the pool grows past `max_nodes`.
+pub fn gradient(
+    pool: &mut Pool,
+    root: ExprId,
+    wrt: &[ExprId],
+    max_nodes: usize,
+) -> Result<Vec<ExprId>, TooLarge> {
+    let zero = pool.num(0.0);
+    let mut grads = vec![zero; wrt.len()];
+    let inputs: HashMap<ExprId, usize> = wrt.iter().enumerate().map(|(i, &v)| (v, i)).collect();
+    let order = pool.reachable(&[root]);
+    // depends[i]: whether node i depends on an input; only those get adjoints.
+    let mut depends = vec![false; root.index() + 1];
+    for &id in &order {
+        depends[id.index()] = inputs.contains_key(&id)
+            || pool.node(id).children().iter().any(|c| depends[c.index()]);
+    }
+    let mut contributions: Vec<Vec<ExprId>> = vec![Vec::new(); root.index() + 1];
+    contributions[root.index()].push(pool.num(1.0));
+    for &id in order.iter().rev() {
+        if !depends[id.index()] {
+            continue;
+        }
+        let parts = std::mem::take(&mut contributions[id.index()]);
+        if parts.is_empty() {
+            continue;
+        }
+        let adjoint = pool.add(&parts);
+        if let Some(&k) = inputs.get(&id) {
+            grads[k] = adjoint;
+            continue;
+        }
+        let node = pool.node(id).clone();
+        for (child, contribution) in partials(pool, id, &node, adjoint, &depends) {
+            contributions[child.index()].push(contribution);
+        }
+        if pool.len() > max_nodes {
+            return Err(TooLarge { limit: max_nodes });
+        }
+    }
+    Ok(grads)
+}
+
+/// The Jacobian of `roots` with respect to `wrt`: row `i` is the gradient of `roots[i]`.
+pub fn jacobian(
+    pool: &mut Pool,
+    roots: &[ExprId],
+    wrt: &[ExprId],
+    max_nodes: usize,
+) -> Result<Vec<Vec<ExprId>>, TooLarge> {
+    roots
+        .iter()
+        .map(|&r| gradient(pool, r, wrt, max_nodes))
+        .collect()
+}
+
+/// The gradient and the Hessian of `root` (reverse over reverse: the Jacobian of the
+/// symbolic gradient). The Hessian is made exactly symmetric by mirroring the upper
+/// triangle.
+pub fn hessian(
+    pool: &mut Pool,
+    root: ExprId,
+    wrt: &[ExprId],
+    max_nodes: usize,
+) -> Result<(Vec<ExprId>, Vec<Vec<ExprId>>), TooLarge> {
+    let grad = gradient(pool, root, wrt, max_nodes)?;
+    let mut rows = jacobian(pool, &grad, wrt, max_nodes)?;
+    for i in 0..rows.len() {
+        for j in 0..i {
+            rows[i][j] = rows[j][i];
+        }
+    }
+    Ok((grad, rows))
+}
+
+/// The contributions `adjoint * ∂node/∂child` of `node` (whose id is `id`) to each child
+/// that depends on an input. All derivative rules live here.
+fn partials(
+    pool: &mut Pool,
+    id: ExprId,
+    node: &Node,
+    adjoint: ExprId,
+    depends: &[bool],
+) -> Vec<(ExprId, ExprId)> {
+    let dep = |c: &ExprId| depends[c.index()];
+    let mut out = Vec::new();
+    match node {
+        Node::Num(_) | Node::Const(_) | Node::Sym(_) => {}
+        Node::Add(terms) => {
+            for t in terms.iter().filter(|t| dep(t)) {
+                out.push((*t, adjoint));
+            }
+        }
+        Node::Mul(factors) => {
+            let mut others = Vec::with_capacity(factors.len());
+            for (i, f) in factors.iter().enumerate().filter(|(_, f)| dep(f)) {
+                others.clear();
+                others.push(adjoint);
+                others.extend(factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| *g));
+                out.push((*f, pool.mul(&others)));
+            }
+        }
+        &Node::Pow([base, exponent]) => {
+            if dep(&base) {
+                // d/db b^e = e * b^(e-1)
+                let minus_one = pool.num(-1.0);
+                let e_minus_one = pool.add(&[exponent, minus_one]);
+                let p = pool.pow(base, e_minus_one);
+                out.push((base, pool.mul(&[adjoint, exponent, p])));
+            }
+            if dep(&exponent) {
+                // d/de b^e = b^e * ln(b)
+                let ln_b = pool.call(Func::Ln, &[base]);
+                out.push((exponent, pool.mul(&[adjoint, id, ln_b])));
+            }
+        }
+        Node::Call(f, args) => {
+            for (k, a) in args.iter().enumerate().filter(|(_, a)| dep(a)) {
+                if let Some(d) = call_partial(pool, id, *f, args, k) {
+                    out.push((*a, pool.mul(&[adjoint, d])));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `∂f(args)/∂args[k]` as a node, or `None` where it is 0 almost everywhere. `id` is the
+/// call's own node, which some derivatives reuse (`exp' = exp`).
+fn call_partial(pool: &mut Pool, id: ExprId, f: Func, args: &[ExprId], k: usize) -> Option<ExprId> {
+    let a = args[0];
+    let b = args.get(1).copied().unwrap_or(a);
+    let p = &mut *pool;
+    let d = match f {
+        Func::Exp => id,
+        Func::Ln => p.recip(a),
+        Func::Log2 => scaled_recip(p, std::f64::consts::LN_2, a),
+        Func::Log10 => scaled_recip(p, std::f64::consts::LN_10, a),
+        Func::Abs => p.call(Func::Sign, &[a]),
+        Func::Sign | Func::Signum | Func::Floor | Func::Ceil | Func::Round | Func::Trunc => return None,
+        Func::Sin => p.call(Func::Cos, &[a]),
+        Func::Cos => {
+            let s = p.call(Func::Sin, &[a]);
+            p.neg(s)
+        }
+        Func::Tan => {
+            // 1 + tan(a)^2
+            let two = p.num(2.0);
+            let sq = p.pow(id, two);
+            let one = p.num(1.0);
+            p.add(&[one, sq])
+        }
+        Func::Asin => one_minus_square_pow(p, a, -0.5, 1.0),
+        Func::Acos => one_minus_square_pow(p, a, -0.5, -1.0),
+        Func::Atan => {
+            let two = p.num(2.0);
+            let sq = p.pow(a, two);
+            let one = p.num(1.0);
+            let s = p.add(&[one, sq]);
+            p.recip(s)
+        }
+        Func::Sinh => p.call(Func::Cosh, &[a]),
+        Func::Cosh => p.call(Func::Sinh, &[a]),
+        Func::Tanh => {
+            // 1 - tanh(a)^2
+            let two = p.num(2.0);
+            let sq = p.pow(id, two);
+            let one = p.num(1.0);
+            let neg = p.neg(sq);
+            p.add(&[one, neg])
+        }
+        Func::Asinh => square_plus_pow(p, a, 1.0, -0.5),
+        Func::Acosh => square_plus_pow(p, a, -1.0, -0.5),
+        Func::Atanh => one_minus_square_pow(p, a, -1.0, 1.0),
+        Func::Sigmoid => {
+            // s * (1 - s)
+            let one = p.num(1.0);
+            let ns = p.neg(id);
+            let one_minus = p.add(&[one, ns]);
+            p.mul(&[id, one_minus])
+        }
+        Func::Softplus => p.call(Func::Sigmoid, &[a]),
+        Func::Atan2 => {
+            // atan2(y, x): (x, -y) / (x^2 + y^2)
+            let two = p.num(2.0);
+            let (y2, x2) = (p.pow(a, two), p.pow(b, two));
+            let r2 = p.add(&[x2, y2]);
+            let inv = p.recip(r2);
+            let num = if k == 0 { b } else { p.neg(a) };
+            p.mul(&[num, inv])
+        }
+        Func::Hypot => {
+            let inv = p.recip(id);
+            p.mul(&[args[k], inv])
+        }
+        Func::Rem => {
+            if k == 0 {
+                p.num(1.0)
+            } else {
+                // a % b = a - b*trunc(a/b)
+                let q = p.div(a, b);
+                let t = p.call(Func::Trunc, &[q]);
+                p.neg(t)
+            }
+        }
+        Func::Max | Func::Min => {
+            // The selected argument gets 1, the other 0: max picks a when a - b >= 0,
+            // min when b - a >= 0; signum(+0) = 1 settles ties on the first argument.
+            let diff = if f == Func::Max { p.sub(a, b) } else { p.sub(b, a) };
+            let s = p.call(Func::Signum, &[diff]);
+            let half = p.num(if k == 0 { 0.5 } else { -0.5 });
+            let hs = p.mul(&[half, s]);
+            let h = p.num(0.5);
+            p.add(&[h, hs])
+        }
+    };
+    Some(d)
+}
+
+/// `1 / (c * a)`.
+fn scaled_recip(p: &mut Pool, c: f64, a: ExprId) -> ExprId {
+    let r = p.recip(a);
+    p.scale(1.0 / c, r)
+}
+
+/// `sign * (1 - a^2)^power`.
+fn one_minus_square_pow(p: &mut Pool, a: ExprId, power: f64, sign: f64) -> ExprId {
+    let two = p.num(2.0);
+    let sq = p.pow(a, two);
+    let neg = p.neg(sq);
+    let one = p.num(1.0);
+    let base = p.add(&[one, neg]);
+    let e = p.num(power);
+    let r = p.pow(base, e);
+    p.scale(sign, r)
+}
+
+/// `(a^2 + c)^power`.
+fn square_plus_pow(p: &mut Pool, a: ExprId, c: f64, power: f64) -> ExprId {
+    let two = p.num(2.0);
+    let sq = p.pow(a, two);
+    let c = p.num(c);
+    let base = p.add(&[sq, c]);
+    let e = p.num(power);
+    p.pow(base, e)
+}

@@ -1,0 +1,275 @@
+//! The canonicalising constructors: every node of a pool is made by one of these.
+//!
+//! What "canonical" means here:
+//! - numbers fold: an operation on numbers is its value, unless the value is not finite
+//!   (then the operation stays, so `1/0` prints as itself and evaluates to `inf`);
+//! - sums and products are flat and n-ary, their operands sorted by structural hash, with
+//!   like terms collected (`x + x = 2*x`, `x*x = x^2`, `x^a*x^b = x^(a+b)`) and at most one
+//!   numeric term or coefficient (a coefficient is the first factor);
+//! - the identities `x + 0 = x`, `1*x = x`, `x^1 = x`, `x^0 = 1`, `1^x = 1`, and `0*x = 0`
+//!   where safe: only when `x` is entire (`0*ln(x)` stays, since it is undefined for
+//!   `x <= 0`); `x - x = 0` likewise;
+//! - a numeric coefficient distributes over a sum (`2*(x + y) = 2*x + 2*y`); an integer
+//!   power distributes over a product and multiplies into a power (`(x*y)^2 = x^2*y^2`,
+//!   `(x^a)^2 = x^(2*a)`); `sqrt(x)` is `x^0.5`, `a/b` is `a*b^-1`, `a - b` is `a + -1*b`;
+//! - `ln(exp(x)) = x`, `ln(e) = 1`; `min`, `max` and `hypot` sort their arguments.
+//!
+//! These identities assume finite inputs; they never change a value that is defined.
+
+use std::collections::HashMap;
+
+use super::{Constant, ExprId, Node, Pool};
+use crate::engine::func::Func;
+
+impl Pool {
+    /// The number `v`. NaN has no number node; it becomes the expression `0*0^-1`.
+    pub fn num(&mut self, v: f64) -> ExprId {
+        if v.is_nan() {
+            let zero = self.intern(Node::Num(0f64.to_bits()));
+            let minus_one = self.intern(Node::Num((-1f64).to_bits()));
+            let inf = self.intern(Node::Pow([zero, minus_one]));
+            return self.intern(Node::Mul(Box::new([zero, inf])));
+        }
+        self.intern(Node::Num(v.to_bits()))
+    }
+
+    /// `-a`.
+    pub fn neg(&mut self, a: ExprId) -> ExprId {
+        let m = self.num(-1.0);
+        self.mul(&[m, a])
+    }
+
+    /// `a - b`.
+    pub fn sub(&mut self, a: ExprId, b: ExprId) -> ExprId {
+        let nb = self.neg(b);
+        self.add(&[a, nb])
+    }
+
+    /// `a / b`.
+    pub fn div(&mut self, a: ExprId, b: ExprId) -> ExprId {
+        let r = self.recip(b);
+        self.mul(&[a, r])
+    }
+
+    /// `1 / a`.
+    pub fn recip(&mut self, a: ExprId) -> ExprId {
+        let m = self.num(-1.0);
+        self.pow(a, m)
+    }
+
+    /// `c * a`.
+    pub fn scale(&mut self, c: f64, a: ExprId) -> ExprId {
+        let c = self.num(c);
+        self.mul(&[c, a])
+    }
+
+    /// The sum of `terms` (0 when empty).
+    pub fn add(&mut self, terms: &[ExprId]) -> ExprId {
+        let mut consts: Vec<f64> = Vec::new();
+        let mut rests: Vec<ExprId> = Vec::new();
+        let mut coeffs: HashMap<ExprId, f64> = HashMap::new();
+        let mut push = |pool: &mut Pool, t: ExprId| match pool.node(t).as_num() {
+            Some(v) => consts.push(v),
+            None => {
+                let (c, rest) = pool.split_coeff(t);
+                match coeffs.get_mut(&rest) {
+                    Some(acc) => *acc += c,
+                    None => {
+                        coeffs.insert(rest, c);
+                        rests.push(rest);
+                    }
+                }
+            }
+        };
+        for &t in terms {
+            if let Node::Add(xs) = self.node(t) {
+                for x in xs.clone().iter() {
+                    push(self, *x);
+                }
+            } else {
+                push(self, t);
+            }
+        }
+        let mut out = Vec::with_capacity(rests.len() + 1);
+        for rest in rests {
+            let c = coeffs.get(&rest).copied().unwrap_or(1.0);
+            if c == 0.0 && self.meta(rest).entire {
+                continue;
+            }
+            out.push(self.scale(c, rest));
+        }
+        // Folding from -0 keeps `-0` when every number is -0 (IEEE: -0 + -0 = -0).
+        let csum = consts.iter().fold(-0.0, |a, b| a + b);
+        if csum.is_nan() {
+            // inf - inf: keep the numbers apart rather than make a NaN node.
+            for c in consts {
+                out.push(self.intern(Node::Num(c.to_bits())));
+            }
+        } else if csum != 0.0 || (out.is_empty() && !consts.is_empty()) {
+            out.push(self.num(csum));
+        }
+        if out.is_empty() {
+            return self.num(0.0);
+        }
+        match out.len() {
+            1 => out[0],
+            _ => {
+                self.sort_by_hash(&mut out);
+                self.intern(Node::Add(out.into_boxed_slice()))
+            }
+        }
+    }
+
+    /// Splits a non-numeric term into its numeric coefficient and the rest.
+    fn split_coeff(&mut self, t: ExprId) -> (f64, ExprId) {
+        if let Node::Mul(xs) = self.node(t) {
+            if let Some(c) = self.node(xs[0]).as_num() {
+                let rest = if xs.len() == 2 {
+                    xs[1]
+                } else {
+                    let rest: Box<[ExprId]> = xs[1..].into();
+                    self.intern(Node::Mul(rest))
+                };
+                return (c, rest);
+            }
+        }
+        (1.0, t)
+    }
+
+    /// The product of `factors` (1 when empty).
+    pub fn mul(&mut self, factors: &[ExprId]) -> ExprId {
+        let mut coeff = 1.0f64;
+        let mut bases: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
+        let mut seen: HashMap<ExprId, usize> = HashMap::new();
+        let one = self.num(1.0);
+        let mut push = |pool: &Pool, f: ExprId, coeff: &mut f64| {
+            if let Some(v) = pool.node(f).as_num() {
+                *coeff *= v;
+                return;
+            }
+            let (b, e) = match pool.node(f) {
+                Node::Pow([b, e]) => (*b, *e),
+                _ => (f, one),
+            };
+            match seen.get(&b) {
+                Some(&i) => bases[i].1.push(e),
+                None => {
+                    seen.insert(b, bases.len());
+                    bases.push((b, vec![e]));
+                }
+            }
+        };
+        for &f in factors {
+            if let Node::Mul(xs) = self.node(f) {
+                for x in xs.clone().iter() {
+                    push(self, *x, &mut coeff);
+                }
+            } else {
+                push(self, f, &mut coeff);
+            }
+        }
+        let mut out: Vec<ExprId> = Vec::with_capacity(bases.len() + 1);
+        for (b, exps) in bases {
+            let e = if exps.len() == 1 { exps[0] } else { self.add(&exps) };
+            let p = self.pow(b, e);
+            match self.node(p) {
+                Node::Num(_) => coeff *= self.node(p).as_num().unwrap_or(1.0),
+                Node::Mul(xs) => {
+                    for &x in xs.clone().iter() {
+                        match self.node(x).as_num() {
+                            Some(v) => coeff *= v,
+                            None => out.push(x),
+                        }
+                    }
+                }
+                _ => out.push(p),
+            }
+        }
+        if coeff.is_nan() {
+            return self.num(f64::NAN);
+        }
+        if coeff == 0.0 && out.iter().all(|&f| self.meta(f).entire) {
+            return self.num(if out.is_empty() { coeff } else { 0.0 });
+        }
+        match (out.len(), coeff == 1.0) {
+            (0, _) => self.num(coeff),
+            (1, true) => out[0],
+            (1, false) if coeff != 0.0 && matches!(self.node(out[0]), Node::Add(_)) => {
+                let Node::Add(terms) = self.node(out[0]).clone() else {
+                    return out[0];
+                };
+                let scaled: Vec<ExprId> = terms.iter().map(|&t| self.scale(coeff, t)).collect();
+                self.add(&scaled)
+            }
+            _ => {
+                self.sort_by_hash(&mut out);
+                if coeff != 1.0 {
+                    out.insert(0, self.num(coeff));
+                }
+                self.intern(Node::Mul(out.into_boxed_slice()))
+            }
+        }
+    }
+
+    /// `base ^ exponent`.
+    pub fn pow(&mut self, base: ExprId, exponent: ExprId) -> ExprId {
+        let b = self.node(base).as_num();
+        if let Some(e) = self.node(exponent).as_num() {
+            if e == 0.0 {
+                return self.num(1.0);
+            }
+            if e == 1.0 {
+                return base;
+            }
+            if let Some(b) = b {
+                let v = b.powf(e);
+                if v.is_finite() {
+                    return self.num(v);
+                }
+            }
+            if e.fract() == 0.0 {
+                match self.node(base).clone() {
+                    Node::Pow([bb, be]) => {
+                        let ne = self.mul(&[be, exponent]);
+                        return self.pow(bb, ne);
+                    }
+                    Node::Mul(xs) => {
+                        let ps: Vec<ExprId> = xs.iter().map(|&x| self.pow(x, exponent)).collect();
+                        return self.mul(&ps);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if b == Some(1.0) {
+            return base;
+        }
+        self.intern(Node::Pow([base, exponent]))
+    }
+
+    /// `f(args...)`; `args.len()` must be `f.arity()` (the parser checks it).
+    pub fn call(&mut self, f: Func, args: &[ExprId]) -> ExprId {
+        let nums: Vec<Option<f64>> = args.iter().map(|&a| self.node(a).as_num()).collect();
+        if nums.iter().all(Option::is_some) {
+            let a = nums.first().copied().flatten().unwrap_or(f64::NAN);
+            let b = nums.get(1).copied().flatten().unwrap_or(f64::NAN);
+            let v = f.eval(a, b);
+            if v.is_finite() {
+                return self.num(v);
+            }
+        }
+        let mut args: Vec<ExprId> = args.to_vec();
+        match (f, self.node(args[0]).clone()) {
+            (Func::Ln, Node::Const(Constant::E)) => return self.num(1.0),
+            (Func::Ln, Node::Call(Func::Exp, inner)) => return inner[0],
+            (Func::Abs, Node::Call(Func::Abs, _)) => return args[0],
+            (Func::Min | Func::Max | Func::Hypot, _) => self.sort_by_hash(&mut args),
+            _ => {}
+        }
+        self.intern(Node::Call(f, args.into_boxed_slice()))
+    }
+
+    fn sort_by_hash(&self, ids: &mut [ExprId]) {
+        ids.sort_by_key(|&id| (self.hash(id), id));
+    }
+}

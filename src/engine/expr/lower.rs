@@ -1,0 +1,119 @@
+//! Lowering: a parsed [`Ast`] into canonical nodes of a [`Pool`].
+//!
+//! One loop over the arena in index order (children first), so lowering is as flat as the
+//! arena. Names resolve here: `pi` and `e` are constants unless the scope binds them, and
+//! in a closed scope any other unbound name is an error with its span.
+
+use std::collections::HashSet;
+
+use super::{Constant, ExprId, Pool};
+use crate::engine::func::Builtin;
+use crate::engine::parse::{Ast, AstKind, Span};
+
+/// How names resolve while lowering.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scope<'a> {
+    /// Names that are symbols (variables and parameters). `pi` and `e` listed here are
+    /// symbols, not constants.
+    pub bound: &'a [String],
+    /// When true, a name that is neither bound nor a constant is an error; when false it
+    /// becomes a symbol (used when the variables are inferred, and by `/v1/differentiate`).
+    pub closed: bool,
+}
+
+/// Why lowering failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LowerErrorKind {
+    /// A name that is not a variable, a parameter or a constant.
+    #[error("unknown variable '{0}'; it is not in 'variables' or 'parameters'")]
+    UnknownVariable(String),
+}
+
+/// A lowering error with the span of the offending name.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{kind}")]
+pub struct LowerError {
+    /// What went wrong.
+    pub kind: LowerErrorKind,
+    /// The name's bytes in the source.
+    pub span: Span,
+}
+
+/// Lowers `ast` into `pool` and returns the root's node.
+pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, LowerError> {
+    let bound: HashSet<&str> = scope.bound.iter().map(String::as_str).collect();
+    let mut ids: Vec<ExprId> = Vec::with_capacity(ast.nodes.len());
+    for node in &ast.nodes {
+        let id = match &node.kind {
+            AstKind::Num(v) => pool.num(*v),
+            AstKind::Ident(name) => {
+                let bound = bound.contains(name.as_str());
+                match name.as_str() {
+                    "pi" if !bound => pool.constant(Constant::Pi),
+                    "e" if !bound => pool.constant(Constant::E),
+                    _ if bound || !scope.closed => pool.sym(name),
+                    _ => {
+                        return Err(LowerError {
+                            kind: LowerErrorKind::UnknownVariable(name.clone()),
+                            span: node.span,
+                        })
+                    }
+                }
+            }
+            AstKind::Neg(a) => pool.neg(ids[a.index()]),
+            AstKind::Sum(items) => {
+                let terms: Vec<ExprId> = items
+                    .iter()
+                    .map(|&(minus, t)| {
+                        let t = ids[t.index()];
+                        if minus {
+                            pool.neg(t)
+                        } else {
+                            t
+                        }
+                    })
+                    .collect();
+                pool.add(&terms)
+            }
+            AstKind::Product(items) => {
+                let factors: Vec<ExprId> = items
+                    .iter()
+                    .map(|&(divide, f)| {
+                        let f = ids[f.index()];
+                        if divide {
+                            pool.recip(f)
+                        } else {
+                            f
+                        }
+                    })
+                    .collect();
+                pool.mul(&factors)
+            }
+            AstKind::Rem(a, b) => pool.call(
+                crate::engine::func::Func::Rem,
+                &[ids[a.index()], ids[b.index()]],
+            ),
+            AstKind::Pow(a, b) => pool.pow(ids[a.index()], ids[b.index()]),
+            AstKind::Call(builtin, args) => {
+                let args: Vec<ExprId> = args.iter().map(|a| ids[a.index()]).collect();
+                match *builtin {
+                    Builtin::Func(f) => pool.call(f, &args),
+                    Builtin::Sqrt => {
+                        let half = pool.num(0.5);
+                        pool.pow(args[0], half)
+                    }
+                    Builtin::Pow => pool.pow(args[0], args[1]),
+                    Builtin::Variadic(f) => {
+                        let mut acc = args[0];
+                        for &a in &args[1..] {
+                            acc = pool.call(f, &[acc, a]);
+                        }
+                        acc
+                    }
+                }
+            }
+        };
+        ids.push(id);
+    }
+    Ok(ids.last().copied().unwrap_or_else(|| pool.num(0.0)))
+}

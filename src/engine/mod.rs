@@ -1,0 +1,71 @@
+//! The symbolic engine: sans-IO and synchronous; it knows nothing of HTTP, JSON or tokio.
+//!
+//! # Layout
+//! - [`parse`]: text to a syntax arena with spans, and errors written for a student;
+//! - [`expr`]: the hash-consed, canonical expression DAG ([`Pool`], [`ExprId`]) and
+//!   lowering from syntax;
+//! - [`func`]: the built-in functions, their names, arities and values;
+//! - [`diff`]: every derivative rule; reverse mode, Jacobians, Hessians;
+//! - [`print`]: text that parses back, and LaTeX;
+//! - [`compile`]: DAG roots to a straight-line [`Tape`];
+//! - [`tape`] and [`eval`]: the program and its evaluation at one point or a batch.
+
+pub mod compile;
+pub mod diff;
+pub mod eval;
+pub mod expr;
+pub mod func;
+pub mod parse;
+pub mod print;
+pub mod tape;
+
+pub use compile::compile;
+pub use expr::{ExprId, Pool};
+pub use tape::Tape;
+
+use parse::{ParseError, ParseErrorKind, ParseOptions, Span};
+
+/// Why an expression could not be read: a parse error, or a name that does not resolve.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ExprError {
+    /// The text does not parse.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A name is not a variable, parameter or constant.
+    #[error(transparent)]
+    Lower(#[from] expr::LowerError),
+}
+
+impl ExprError {
+    /// The error code of the HTTP contract (api-v1.md) this error answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExprError::Parse(e) => match e.kind {
+                ParseErrorKind::UnknownFunction { .. } => "unknown_function",
+                ParseErrorKind::Arity { .. } => "arity_mismatch",
+                ParseErrorKind::TooDeep { .. } | ParseErrorKind::TooLong { .. } => "limit_exceeded",
+                _ => "parse_error",
+            },
+            ExprError::Lower(_) => "unknown_variable",
+        }
+    }
+
+    /// The bytes of the expression the error points at.
+    pub fn span(&self) -> Span {
+        match self {
+            ExprError::Parse(e) => e.span,
+            ExprError::Lower(e) => e.span,
+        }
+    }
+}
+
+/// Parses `src` and lowers it into `pool` with the names of `scope`.
+pub fn read(
+    pool: &mut Pool,
+    src: &str,
+    scope: expr::Scope<'_>,
+    opts: &ParseOptions,
+) -> Result<ExprId, ExprError> {
+    let ast = parse::parse(src, opts)?;
+    Ok(expr::lower(&ast, pool, scope)?)
+}

@@ -1,0 +1,149 @@
+//! The lexer: bytes to tokens with byte spans.
+//!
+//! Text copied from a PDF should work, so the minus sign U+2212 reads as `-`, and `·`
+//! (U+00B7) and `×` (U+00D7) read as `*`. Any other non-ASCII character is an error that
+//! points at it.
+
+use super::error::{ParseError, ParseErrorKind, Span};
+
+/// A token of the expression language.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Tok<'a> {
+    /// A number literal, already converted.
+    Num(f64),
+    /// An identifier: a variable, a constant or a function name.
+    Ident(&'a str),
+    /// `+`.
+    Plus,
+    /// `-` or U+2212.
+    Minus,
+    /// `*`, `·` or `×`.
+    Star,
+    /// `/`.
+    Slash,
+    /// `%`.
+    Percent,
+    /// `^` or `**`.
+    Caret,
+    /// `(`.
+    LParen,
+    /// `)`.
+    RParen,
+    /// `,`.
+    Comma,
+    /// The end of the input.
+    Eof,
+}
+
+impl Tok<'_> {
+    /// How the token reads in an error message.
+    pub fn describe(&self) -> String {
+        match self {
+            Tok::Num(_) => "a number".into(),
+            Tok::Ident(name) => format!("'{name}'"),
+            Tok::Plus => "'+'".into(),
+            Tok::Minus => "'-'".into(),
+            Tok::Star => "'*'".into(),
+            Tok::Slash => "'/'".into(),
+            Tok::Percent => "'%'".into(),
+            Tok::Caret => "'^'".into(),
+            Tok::LParen => "'('".into(),
+            Tok::RParen => "')'".into(),
+            Tok::Comma => "','".into(),
+            Tok::Eof => "the end of the expression".into(),
+        }
+    }
+}
+
+/// Splits `src` into tokens, ending with [`Tok::Eof`] (whose span is empty, at the end).
+pub fn tokenize(src: &str) -> Result<Vec<(Tok<'_>, Span)>, ParseError> {
+    let bytes = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let c = bytes[i];
+        let tok = match c {
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                i += 1;
+                continue;
+            }
+            b'0'..=b'9' | b'.' => {
+                i = scan_number(bytes, i);
+                let text = &src[start..i];
+                let value = text.parse::<f64>().map_err(|_| {
+                    ParseError::new(ParseErrorKind::BadNumber(text.into()), Span::new(start, i))
+                })?;
+                Tok::Num(value)
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                Tok::Ident(&src[start..i])
+            }
+            b'+' => single(&mut i, Tok::Plus),
+            b'-' => single(&mut i, Tok::Minus),
+            b'*' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                Tok::Caret
+            }
+            b'*' => single(&mut i, Tok::Star),
+            b'/' => single(&mut i, Tok::Slash),
+            b'%' => single(&mut i, Tok::Percent),
+            b'^' => single(&mut i, Tok::Caret),
+            b'(' => single(&mut i, Tok::LParen),
+            b')' => single(&mut i, Tok::RParen),
+            b',' => single(&mut i, Tok::Comma),
+            _ => {
+                // A char boundary: every arm above consumed whole ASCII characters.
+                let ch = src[start..].chars().next().unwrap_or('\u{fffd}');
+                i += ch.len_utf8();
+                match ch {
+                    '\u{2212}' => Tok::Minus,
+                    '\u{b7}' | '\u{d7}' => Tok::Star,
+                    _ => {
+                        return Err(ParseError::new(
+                            ParseErrorKind::UnexpectedChar(ch),
+                            Span::new(start, i),
+                        ))
+                    }
+                }
+            }
+        };
+        out.push((tok, Span::new(start, i)));
+    }
+    out.push((Tok::Eof, Span::new(bytes.len(), bytes.len())));
+    Ok(out)
+}
+
+fn single<'a>(i: &mut usize, tok: Tok<'a>) -> Tok<'a> {
+    *i += 1;
+    tok
+}
+
+/// Scans `digits [. digits] [(e|E) [+-] digits]` or `. digits [...]` from `i` and returns
+/// the end. An exponent marker not followed by digits is not part of the number.
+fn scan_number(b: &[u8], mut i: usize) -> usize {
+    let digits = |b: &[u8], mut i: usize| {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    i = digits(b, i);
+    if i < b.len() && b[i] == b'.' {
+        i = digits(b, i + 1);
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        let mut j = i + 1;
+        if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+            j += 1;
+        }
+        let end = digits(b, j);
+        if end > j {
+            i = end;
+        }
+    }
+    i
+}

@@ -1,0 +1,361 @@
+//! The parser: text to an [`Ast`], a flat arena of syntax nodes with spans.
+//!
+//! A Pratt parser (binding-power table below). Recursion happens only at a nesting level
+//! of the source (a parenthesis, a call, a prefix sign, the right side of `^`), and every
+//! level counts against [`ParseOptions::max_depth`], so no input can overflow the stack.
+//! Chains of `+`/`-` and of `*`/`/` become one n-ary node, so a 10,000-term sum is one
+//! node rather than a 10,000-deep tree. The arena stores children before parents, which
+//! lets later passes walk it with a plain loop and drop it without recursion.
+
+mod error;
+mod lexer;
+
+pub use error::{ParseError, ParseErrorKind, Span};
+use lexer::{tokenize, Tok};
+
+use super::func::{self, Builtin};
+
+/// Index of a node in an [`Ast`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AstId(u32);
+
+impl AstId {
+    /// The index into [`Ast::nodes`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A syntax node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AstKind {
+    /// A number literal.
+    Num(f64),
+    /// A name: a variable, a parameter, or the constants `pi` and `e`.
+    Ident(String),
+    /// `-a` (a prefix `+` leaves no node).
+    Neg(AstId),
+    /// `a + b - c ...`: each term with `true` when it is subtracted.
+    Sum(Vec<(bool, AstId)>),
+    /// `a * b / c ...`: each factor with `true` when it divides.
+    Product(Vec<(bool, AstId)>),
+    /// `a % b`.
+    Rem(AstId, AstId),
+    /// `a ^ b` (or `a ** b`).
+    Pow(AstId, AstId),
+    /// A call of a known function with an accepted number of arguments.
+    Call(Builtin, Vec<AstId>),
+}
+
+/// A syntax node with the bytes it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AstNode {
+    /// What the node is.
+    pub kind: AstKind,
+    /// Where it is in the source.
+    pub span: Span,
+}
+
+/// A parsed expression. Invariant: every child index is smaller than its parent's, and
+/// the root is the last node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ast {
+    /// The nodes, children before parents.
+    pub nodes: Vec<AstNode>,
+}
+
+impl Ast {
+    /// The root node's id.
+    pub fn root(&self) -> AstId {
+        AstId(self.nodes.len().saturating_sub(1) as u32)
+    }
+
+    /// The node at `id`.
+    pub fn node(&self, id: AstId) -> &AstNode {
+        &self.nodes[id.index()]
+    }
+}
+
+/// Limits the parser enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseOptions {
+    /// Deepest nesting of parentheses, calls, prefix signs and powers.
+    pub max_depth: usize,
+    /// Longest expression, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            max_depth: 200,
+            max_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Parses `src` into an [`Ast`].
+pub fn parse(src: &str, opts: &ParseOptions) -> Result<Ast, ParseError> {
+    if src.len() > opts.max_bytes {
+        return Err(ParseError::new(
+            ParseErrorKind::TooLong {
+                len: src.len(),
+                limit: opts.max_bytes,
+            },
+            Span::new(0, src.len()),
+        ));
+    }
+    let tokens = tokenize(src)?;
+    if tokens.len() == 1 {
+        return Err(ParseError::new(ParseErrorKind::Empty, Span::new(0, src.len())));
+    }
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        nodes: Vec::new(),
+        max_depth: opts.max_depth,
+    };
+    let root = p.expr(0, 0)?;
+    match p.peek() {
+        (Tok::Eof, _) => {}
+        (Tok::RParen, span) => return Err(ParseError::new(ParseErrorKind::Unmatched, span)),
+        (tok, span) => return Err(p.unexpected("an operator or the end of the expression", tok, span)),
+    }
+    debug_assert_eq!(root.index() + 1, p.nodes.len());
+    Ok(Ast { nodes: p.nodes })
+}
+
+struct Parser<'a> {
+    tokens: Vec<(Tok<'a>, Span)>,
+    pos: usize,
+    nodes: Vec<AstNode>,
+    max_depth: usize,
+}
+
+/// Binding powers `(left, right)` of the binary operators; `left > right` makes `^`
+/// right-associative. A prefix sign binds its operand at [`PREFIX_BP`]: tighter than `*`,
+/// looser than `^`, so `-x^2 = -(x^2)` and `2^-x = 2^(-x)`.
+fn infix_bp(tok: Tok<'_>) -> Option<(u8, u8)> {
+    Some(match tok {
+        Tok::Plus | Tok::Minus => (1, 2),
+        Tok::Star | Tok::Slash | Tok::Percent => (3, 4),
+        Tok::Caret => (8, 7),
+        _ => return None,
+    })
+}
+const PREFIX_BP: u8 = 5;
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> (Tok<'a>, Span) {
+        // The token list always ends with Eof and `pos` never passes it.
+        self.tokens[self.pos.min(self.tokens.len() - 1)]
+    }
+
+    fn bump(&mut self) -> (Tok<'a>, Span) {
+        let t = self.peek();
+        if t.0 != Tok::Eof {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn push(&mut self, kind: AstKind, span: Span) -> AstId {
+        self.nodes.push(AstNode { kind, span });
+        AstId((self.nodes.len() - 1) as u32)
+    }
+
+    fn span(&self, id: AstId) -> Span {
+        self.nodes[id.index()].span
+    }
+
+    fn unexpected(&self, expected: &'static str, tok: Tok<'_>, span: Span) -> ParseError {
+        ParseError::new(
+            ParseErrorKind::Unexpected {
+                expected,
+                found: tok.describe(),
+            },
+            span,
+        )
+    }
+
+    fn expr(&mut self, min_bp: u8, depth: usize) -> Result<AstId, ParseError> {
+        if depth > self.max_depth {
+            let span = self.peek().1;
+            return Err(ParseError::new(
+                ParseErrorKind::TooDeep {
+                    limit: self.max_depth,
+                },
+                span,
+            ));
+        }
+        let mut lhs = self.prefix(depth)?;
+        // The n-ary node this loop is extending, if any: `a - b + c` grows one Sum.
+        let mut chain: Option<AstId> = None;
+        loop {
+            let (tok, _) = self.peek();
+            let Some((l_bp, r_bp)) = infix_bp(tok) else {
+                break;
+            };
+            if l_bp < min_bp {
+                break;
+            }
+            self.bump();
+            let rhs = self.expr(r_bp, depth + 1)?;
+            let span = self.span(lhs).to(self.span(rhs));
+            let extend = chain == Some(lhs);
+            lhs = match tok {
+                Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash => {
+                    let inverted = matches!(tok, Tok::Minus | Tok::Slash);
+                    let is_sum = matches!(tok, Tok::Plus | Tok::Minus);
+                    match &mut self.nodes[lhs.index()].kind {
+                        AstKind::Sum(items) if extend && is_sum => {
+                            // Appending keeps the child-before-parent order: the chain
+                            // node moves to the end below.
+                            items.push((inverted, rhs));
+                            self.rechain(lhs, span)
+                        }
+                        AstKind::Product(items) if extend && !is_sum => {
+                            items.push((inverted, rhs));
+                            self.rechain(lhs, span)
+                        }
+                        _ => {
+                            let items = vec![(false, lhs), (inverted, rhs)];
+                            let kind = if is_sum {
+                                AstKind::Sum(items)
+                            } else {
+                                AstKind::Product(items)
+                            };
+                            self.push(kind, span)
+                        }
+                    }
+                }
+                Tok::Percent => self.push(AstKind::Rem(lhs, rhs), span),
+                _ => self.push(AstKind::Pow(lhs, rhs), span),
+            };
+            chain = Some(lhs);
+        }
+        Ok(lhs)
+    }
+
+    /// Moves the chain node `id` to the end of the arena (after its newest child) and
+    /// returns its new id. The old slot becomes a harmless placeholder.
+    fn rechain(&mut self, id: AstId, span: Span) -> AstId {
+        let placeholder = AstNode {
+            kind: AstKind::Num(0.0),
+            span,
+        };
+        let mut node = std::mem::replace(&mut self.nodes[id.index()], placeholder);
+        node.span = span;
+        self.nodes.push(node);
+        AstId((self.nodes.len() - 1) as u32)
+    }
+
+    fn prefix(&mut self, depth: usize) -> Result<AstId, ParseError> {
+        let (tok, span) = self.bump();
+        match tok {
+            Tok::Num(v) => Ok(self.push(AstKind::Num(v), span)),
+            Tok::Ident(name) => {
+                if self.peek().0 == Tok::LParen {
+                    return self.call(name, span, depth);
+                }
+                if func::lookup(name).is_some() {
+                    return Err(ParseError::new(
+                        ParseErrorKind::FunctionAsValue(name.into()),
+                        span,
+                    ));
+                }
+                Ok(self.push(AstKind::Ident(name.into()), span))
+            }
+            Tok::Minus | Tok::Plus => {
+                let operand = self.expr(PREFIX_BP, depth + 1)?;
+                if tok == Tok::Plus {
+                    return Ok(operand);
+                }
+                let span = span.to(self.span(operand));
+                Ok(self.push(AstKind::Neg(operand), span))
+            }
+            Tok::LParen => {
+                let inner = self.expr(0, depth + 1)?;
+                let (close, close_span) = self.bump();
+                if close != Tok::RParen {
+                    return Err(self.unclosed(span, close, close_span));
+                }
+                // The parenthesised node keeps its own span: errors point inside.
+                let _ = close_span;
+                Ok(inner)
+            }
+            Tok::RParen => Err(self.unexpected("a number, a name or '('", tok, span)),
+            Tok::Eof => Err(self.unexpected("a number, a name or '('", tok, span)),
+            _ => Err(self.unexpected("a number, a name or '('", tok, span)),
+        }
+    }
+
+    fn unclosed(&self, open: Span, found: Tok<'_>, found_span: Span) -> ParseError {
+        match found {
+            // Another token where `)` should be: say what we expected, pointing at it.
+            Tok::Eof => ParseError::new(
+                ParseErrorKind::Unclosed { open: open.start },
+                open.to(found_span),
+            ),
+            _ => self.unexpected("')' or an operator", found, found_span),
+        }
+    }
+
+    fn call(&mut self, name: &str, name_span: Span, depth: usize) -> Result<AstId, ParseError> {
+        let Some(builtin) = func::lookup(name) else {
+            return Err(ParseError::new(
+                ParseErrorKind::UnknownFunction {
+                    name: name.into(),
+                    suggestion: func::suggest(name),
+                },
+                name_span,
+            ));
+        };
+        let (_, open) = self.bump(); // the '('
+        let mut args = Vec::new();
+        if self.peek().0 != Tok::RParen {
+            loop {
+                args.push(self.expr(0, depth + 1)?);
+                match self.bump() {
+                    (Tok::Comma, _) => continue,
+                    (Tok::RParen, close) => return self.finish_call(builtin, name, args, name_span.to(close)),
+                    (Tok::Eof, eof) => {
+                        return Err(ParseError::new(
+                            ParseErrorKind::Unclosed { open: open.start },
+                            open.to(eof),
+                        ))
+                    }
+                    (tok, span) => return Err(self.unexpected("',' or ')'", tok, span)),
+                }
+            }
+        }
+        let (_, close) = self.bump();
+        self.finish_call(builtin, name, args, name_span.to(close))
+    }
+
+    fn finish_call(
+        &mut self,
+        builtin: Builtin,
+        name: &str,
+        args: Vec<AstId>,
+        span: Span,
+    ) -> Result<AstId, ParseError> {
+        let (lo, hi) = builtin.arity();
+        if args.len() < lo || hi.is_some_and(|hi| args.len() > hi) {
+            let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
+            let expected = match hi {
+                Some(hi) => format!("{hi} {}", plural(hi)),
+                None => format!("{lo} or more {}", plural(2)),
+            };
+            return Err(ParseError::new(
+                ParseErrorKind::Arity {
+                    name: name.into(),
+                    expected,
+                    found: args.len(),
+                },
+                span,
+            ));
+        }
+        Ok(self.push(AstKind::Call(builtin, args), span))
+    }
+}

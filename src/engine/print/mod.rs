@@ -1,0 +1,322 @@
+//! Printing: canonical nodes as text that parses back to the same node, and as LaTeX.
+//!
+//! The printer walks the nodes a root reaches in id order (children first) and keeps
+//! each node's text, so it never recurses and a subexpression shared by many roots (the
+//! entries of a gradient) is laid out once. The layout is shared by both styles and chosen
+//! for a reader: positive terms before negative ones, `a - b` rather than `a + -1*b`,
+//! factors ordered variables first (by name) then functions, negative powers gathered into
+//! one denominator (`2*x*y^3*z*exp(u)/(1 + exp(u))`), and only the parentheses the grammar
+//! needs. [`Style`] says how each piece is spelled.
+
+mod latex;
+mod text;
+
+use std::collections::HashMap;
+
+pub use latex::Latex;
+pub use text::Text;
+
+use super::expr::{Constant, ExprId, Node, Pool};
+use super::func::Func;
+
+/// Binding strength of a printed piece, loosest first: a piece is wrapped in parentheses
+/// where a tighter one is required.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Prec {
+    /// `a + b`, `a - b`.
+    Sum,
+    /// `a*b`, `a/b`, `a % b`.
+    Product,
+    /// A leading minus: `-x`, `-2*x`.
+    Neg,
+    /// `a^b`.
+    Power,
+    /// A name, a non-negative number, a call, or anything in parentheses.
+    Atom,
+}
+
+/// How the pieces of an expression are spelled.
+pub trait Style {
+    /// A non-negative number.
+    fn number(&self, v: f64) -> String;
+    /// `pi` or `e`.
+    fn constant(&self, c: Constant) -> String;
+    /// A variable's name.
+    fn symbol(&self, name: &str) -> String;
+    /// `s` in parentheses.
+    fn paren(&self, s: &str) -> String;
+    /// `base^exp`, both already parenthesised as needed.
+    fn power(&self, base: &str, exp: &str) -> String;
+    /// Whether the exponent of a power needs parentheses when it is looser than `^`.
+    fn exponent_needs_parens(&self) -> bool;
+    /// `sqrt(s)`.
+    fn sqrt(&self, s: &str) -> String;
+    /// A call of `f` on its arguments.
+    fn call(&self, f: Func, args: &[&str]) -> String;
+    /// `a % b`, both already parenthesised as needed.
+    fn rem(&self, a: &str, b: &str) -> String;
+    /// Factors multiplied together.
+    fn product(&self, factors: &[String]) -> String;
+    /// `num / den`; `den_is_product` tells whether the denominator is a product of
+    /// several factors, which plain text must parenthesise.
+    fn fraction(&self, num: &str, den: &str, den_is_product: bool) -> String;
+    /// Whether a fraction sets its parts apart by itself (a LaTeX `\frac`), so a lone
+    /// denominator needs no parentheses.
+    fn fraction_groups(&self) -> bool;
+}
+
+/// A node's printed form.
+#[derive(Clone, Debug)]
+struct Piece {
+    text: String,
+    prec: Prec,
+}
+
+/// Prints nodes of one pool in one style, remembering what it has printed.
+pub struct Printer<'p, S: Style> {
+    pool: &'p Pool,
+    style: S,
+    done: HashMap<ExprId, Piece>,
+}
+
+/// The printed form of `id` as text that parses back to the same node.
+pub fn text(pool: &Pool, id: ExprId) -> String {
+    Printer::new(pool, Text).print(id)
+}
+
+/// The printed form of `id` as LaTeX.
+pub fn latex(pool: &Pool, id: ExprId) -> String {
+    Printer::new(pool, Latex).print(id)
+}
+
+impl<'p, S: Style> Printer<'p, S> {
+    /// A printer for `pool` in `style`.
+    pub fn new(pool: &'p Pool, style: S) -> Self {
+        Printer {
+            pool,
+            style,
+            done: HashMap::new(),
+        }
+    }
+
+    /// The printed form of `id`. Its length grows with [`Pool::tree_size`]: check that
+    /// before printing what a request made.
+    pub fn print(&mut self, id: ExprId) -> String {
+        for n in self.pool.reachable(&[id]) {
+            if !self.done.contains_key(&n) {
+                let piece = self.piece(n);
+                self.done.insert(n, piece);
+            }
+        }
+        self.done.get(&id).map(|p| p.text.clone()).unwrap_or_default()
+    }
+
+    fn get(&self, id: ExprId) -> &Piece {
+        // Children are printed before parents (see `print`).
+        &self.done[&id]
+    }
+
+    /// The child's text, parenthesised when it binds looser than `min`.
+    fn at_least(&self, id: ExprId, min: Prec) -> String {
+        let p = self.get(id);
+        if p.prec < min {
+            self.style.paren(&p.text)
+        } else {
+            p.text.clone()
+        }
+    }
+
+    fn piece(&self, id: ExprId) -> Piece {
+        let pool = self.pool;
+        match pool.node(id) {
+            Node::Num(_) => {
+                let v = pool.node(id).as_num().unwrap_or(f64::NAN);
+                if v.is_sign_negative() {
+                    Piece {
+                        text: format!("-{}", self.style.number(-v)),
+                        prec: Prec::Neg,
+                    }
+                } else {
+                    atom(self.style.number(v))
+                }
+            }
+            Node::Const(c) => atom(self.style.constant(*c)),
+            Node::Sym(s) => atom(self.style.symbol(pool.symbol_name(*s))),
+            Node::Add(terms) => self.sum(terms),
+            Node::Mul(factors) => match pool.node(factors[0]).as_num() {
+                Some(c) => self.product(c, &factors[1..]),
+                None => self.product(1.0, factors),
+            },
+            &Node::Pow([b, e]) => match pool.node(e).as_num() {
+                Some(p) if p < 0.0 => self.product(1.0, &[id]),
+                Some(p) if p == 0.5 => atom(self.style.sqrt(&self.get(b).text)),
+                _ => {
+                    let exp_min = if self.style.exponent_needs_parens() {
+                        Prec::Power
+                    } else {
+                        Prec::Sum
+                    };
+                    Piece {
+                        text: self.style.power(&self.at_least(b, Prec::Atom), &self.at_least(e, exp_min)),
+                        prec: Prec::Power,
+                    }
+                }
+            },
+            Node::Call(Func::Rem, args) => Piece {
+                text: self
+                    .style
+                    .rem(&self.at_least(args[0], Prec::Product), &self.at_least(args[1], Prec::Neg)),
+                prec: Prec::Product,
+            },
+            Node::Call(f, args) => {
+                let texts: Vec<&str> = args.iter().map(|a| self.get(*a).text.as_str()).collect();
+                atom(self.style.call(*f, &texts))
+            }
+        }
+    }
+
+    /// Splits a term into (is it subtracted, its magnitude's text and precedence).
+    fn signed_term(&self, t: ExprId) -> (bool, Piece) {
+        match self.pool.node(t) {
+            Node::Num(_) => {
+                let v = self.pool.node(t).as_num().unwrap_or(f64::NAN);
+                (v.is_sign_negative(), atom(self.style.number(v.abs())))
+            }
+            Node::Mul(fs) => match self.pool.node(fs[0]).as_num() {
+                Some(c) if c < 0.0 => (true, self.product(-c, &fs[1..])),
+                _ => (false, self.get(t).clone()),
+            },
+            _ => (false, self.get(t).clone()),
+        }
+    }
+
+    fn sum(&self, terms: &[ExprId]) -> Piece {
+        let mut parts: Vec<(bool, u64, Piece)> = terms
+            .iter()
+            .map(|&t| {
+                let (neg, p) = self.signed_term(t);
+                (neg, self.pool.tree_size(t), p)
+            })
+            .collect();
+        parts.sort_by(|a, b| (a.0, a.1, &a.2.text).cmp(&(b.0, b.1, &b.2.text)));
+        let mut text = String::new();
+        for (i, (neg, _, p)) in parts.iter().enumerate() {
+            let body = if p.prec <= Prec::Sum {
+                self.style.paren(&p.text)
+            } else {
+                p.text.clone()
+            };
+            match (i, neg) {
+                (0, false) => text.push_str(&body),
+                (0, true) => {
+                    text.push('-');
+                    text.push_str(&body);
+                }
+                (_, false) => {
+                    text.push_str(" + ");
+                    text.push_str(&body);
+                }
+                (_, true) => {
+                    text.push_str(" - ");
+                    text.push_str(&body);
+                }
+            }
+        }
+        Piece {
+            text,
+            prec: Prec::Sum,
+        }
+    }
+
+    /// `coeff * factors`, with negative powers as a denominator.
+    fn product(&self, coeff: f64, factors: &[ExprId]) -> Piece {
+        let pool = self.pool;
+        let mut num: Vec<(u8, String, String)> = Vec::new();
+        let mut den: Vec<(u8, String, String, Prec)> = Vec::new();
+        for &f in factors {
+            match pool.node(f) {
+                &Node::Pow([b, e]) if pool.node(e).as_num().is_some_and(|p| p < 0.0) => {
+                    let p = -pool.node(e).as_num().unwrap_or(-1.0);
+                    let text = if p == 1.0 {
+                        self.get(b).text.clone()
+                    } else if p == 0.5 {
+                        self.style.sqrt(&self.get(b).text)
+                    } else {
+                        self.style.power(&self.at_least(b, Prec::Atom), &self.style.number(p))
+                    };
+                    let prec = if p == 1.0 { self.get(b).prec } else { Prec::Power };
+                    den.push((rank(pool, b), self.get(b).text.clone(), text, prec));
+                }
+                _ => {
+                    let base = match pool.node(f) {
+                        Node::Pow([b, _]) => *b,
+                        _ => f,
+                    };
+                    num.push((rank(pool, base), self.get(base).text.clone(), self.at_least(f, Prec::Neg)));
+                }
+            }
+        }
+        num.sort();
+        den.sort();
+        let mut texts: Vec<String> = Vec::with_capacity(num.len() + 1);
+        let mag = coeff.abs();
+        if mag != 1.0 || (num.is_empty() && den.is_empty()) {
+            texts.push(self.style.number(mag));
+        }
+        texts.extend(num.into_iter().map(|(_, _, t)| t));
+        let numerator = if texts.is_empty() {
+            self.style.number(1.0)
+        } else {
+            self.style.product(&texts)
+        };
+        let (text, prec) = if !den.is_empty() {
+            // A lone denominator needs parentheses only where the fraction does not group.
+            let alone = den.len() == 1 && self.style.fraction_groups();
+            let den_texts: Vec<String> = den
+                .into_iter()
+                .map(|(_, _, t, p)| if p <= Prec::Product && !alone { self.style.paren(&t) } else { t })
+                .collect();
+            let n = den_texts.len();
+            let den_text = self.style.product(&den_texts);
+            (self.style.fraction(&numerator, &den_text, n > 1), Prec::Product)
+        } else if texts.len() > 1 {
+            (numerator, Prec::Product)
+        } else if let (1.0, [f]) = (mag, factors) {
+            // A lone factor (the magnitude of `-x`): its own precedence, or an atom if it
+            // was parenthesised.
+            let p = self.get(*f).prec;
+            (numerator, if p < Prec::Neg { Prec::Atom } else { p })
+        } else {
+            (numerator, Prec::Atom)
+        };
+        if coeff < 0.0 {
+            (format!("-{text}"), Prec::Neg).into()
+        } else {
+            (text, prec).into()
+        }
+    }
+}
+
+impl From<(String, Prec)> for Piece {
+    fn from((text, prec): (String, Prec)) -> Piece {
+        Piece { text, prec }
+    }
+}
+
+fn atom(text: String) -> Piece {
+    Piece {
+        text,
+        prec: Prec::Atom,
+    }
+}
+
+/// Where a factor goes in a product: variables (and their powers) first, then constants,
+/// then calls, then everything else; ties by text.
+fn rank(pool: &Pool, base: ExprId) -> u8 {
+    match pool.node(base) {
+        Node::Sym(_) => 0,
+        Node::Const(_) | Node::Num(_) => 1,
+        Node::Call(..) => 2,
+        _ => 3,
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("nabla: the HTTP service comes with the next issue");
+}
