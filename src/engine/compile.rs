@@ -79,7 +79,11 @@ impl Lowering<'_> {
     }
 
     fn emit(&mut self, op: Op, a: VReg, b: VReg) -> VReg {
-        let key = if op.is_commutative() && b < a { (op, b, a) } else { (op, a, b) };
+        let key = if op.is_commutative() && b < a {
+            (op, b, a)
+        } else {
+            (op, a, b)
+        };
         if let Some(&v) = self.cse.get(&key) {
             return v;
         }
@@ -178,7 +182,11 @@ impl Lowering<'_> {
                 _ => plus.push(self.value(t)),
             }
         }
-        let pos = if plus.is_empty() { None } else { Some(self.fold(Op::Add, plus)) };
+        let pos = if plus.is_empty() {
+            None
+        } else {
+            Some(self.fold(Op::Add, plus))
+        };
         if minus.is_empty() {
             return pos.unwrap_or_else(|| self.constant(0.0));
         }
@@ -202,7 +210,9 @@ impl Lowering<'_> {
             };
             used[i] = true;
             let mut m = 0.0;
-            if let Some(j) = (0..factors.len()).find(|&j| !used[j] && exp_power(pool, factors[j]).is_some_and(|(v, _)| v == u)) {
+            if let Some(j) = (0..factors.len())
+                .find(|&j| !used[j] && exp_power(pool, factors[j]).is_some_and(|(v, _)| v == u))
+            {
                 used[j] = true;
                 m = exp_power(pool, factors[j]).map_or(0.0, |(_, m)| m);
             }
@@ -292,7 +302,8 @@ impl Lowering<'_> {
 }
 
 fn chunk_ends(x: VReg, level: u64) -> bool {
-    let mut h = (u64::from(x.0) ^ level.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    let mut h = (u64::from(x.0) ^ level.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 29;
     h % 4 == 0
 }
@@ -406,7 +417,12 @@ fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
             n_slots - 1
         });
         slot[i] = dst;
-        instrs.push(Instr { op, dst, a: sa, b: sb });
+        instrs.push(Instr {
+            op,
+            dst,
+            a: sa,
+            b: sb,
+        });
     }
     let outputs = outputs.iter().map(|o| slot[o.0 as usize]).collect();
     Tape::new(instrs, n_slots as usize, consts, n_inputs, outputs)

@@ -40,8 +40,8 @@ pub fn gradient(
     // depends[i]: whether node i depends on an input; only those get adjoints.
     let mut depends = vec![false; root.index() + 1];
     for &id in &order {
-        depends[id.index()] = inputs.contains_key(&id)
-            || pool.node(id).children().iter().any(|c| depends[c.index()]);
+        depends[id.index()] =
+            inputs.contains_key(&id) || pool.node(id).children().iter().any(|c| depends[c.index()]);
     }
     let mut contributions: Vec<Vec<ExprId>> = vec![Vec::new(); root.index() + 1];
     contributions[root.index()].push(pool.num(1.0));
@@ -59,7 +59,8 @@ pub fn gradient(
             continue;
         }
         let node = pool.node(id).clone();
-        for (child, contribution) in partials(pool, id, &node, adjoint, &depends) {
+        for (child, partial) in partials(pool, id, &node, &depends) {
+            let contribution = chain(pool, adjoint, partial);
             contributions[child.index()].push(contribution);
         }
         if pool.len() > max_nodes {
@@ -93,38 +94,58 @@ pub fn hessian(
 ) -> Result<(Vec<ExprId>, Vec<Vec<ExprId>>), TooLarge> {
     let grad = gradient(pool, root, wrt, max_nodes)?;
     let mut rows = jacobian(pool, &grad, wrt, max_nodes)?;
-    for i in 0..rows.len() {
-        for j in 0..i {
-            rows[i][j] = rows[j][i];
+    let upper: Vec<Vec<ExprId>> = rows.clone();
+    for (i, row) in rows.iter_mut().enumerate() {
+        for (j, entry) in row.iter_mut().enumerate().take(i) {
+            *entry = upper[j][i];
         }
     }
     Ok((grad, rows))
 }
 
-/// The contributions `adjoint * ∂node/∂child` of `node` (whose id is `id`) to each child
+/// Sums with at most this many terms are multiplied out by [`chain`].
+const DISTRIBUTE_MAX_TERMS: usize = 4;
+
+/// `adjoint * partial`. A short sum is multiplied out term by term: the gradient of
+/// `0.5*x^2 - ln(1 + exp(u))` reads `x - 2*x*...*exp(u)/(1 + exp(u))` rather than
+/// `2*x*(0.5 - ...)`, and `exp(u)` meets the `1/(1 + exp(u))` of each term in one
+/// product, where the compiler recognises a sigmoid (finite at u = 800, where
+/// `exp(u)*(...)` is `inf*0`). The bound keeps the expansion linear.
+fn chain(pool: &mut Pool, adjoint: ExprId, partial: ExprId) -> ExprId {
+    match pool.node(adjoint) {
+        Node::Add(terms) if terms.len() <= DISTRIBUTE_MAX_TERMS => {
+            let terms = terms.clone();
+            let products: Vec<ExprId> = terms.iter().map(|&t| pool.mul(&[t, partial])).collect();
+            pool.add(&products)
+        }
+        _ => pool.mul(&[adjoint, partial]),
+    }
+}
+
+/// The partial derivatives `∂node/∂child` of `node` (whose id is `id`) for each child
 /// that depends on an input. All derivative rules live here.
-fn partials(
-    pool: &mut Pool,
-    id: ExprId,
-    node: &Node,
-    adjoint: ExprId,
-    depends: &[bool],
-) -> Vec<(ExprId, ExprId)> {
+fn partials(pool: &mut Pool, id: ExprId, node: &Node, depends: &[bool]) -> Vec<(ExprId, ExprId)> {
     let dep = |c: &ExprId| depends[c.index()];
     let mut out = Vec::new();
     match node {
         Node::Num(_) | Node::Const(_) | Node::Sym(_) => {}
         Node::Add(terms) => {
+            let one = pool.num(1.0);
             for t in terms.iter().filter(|t| dep(t)) {
-                out.push((*t, adjoint));
+                out.push((*t, one));
             }
         }
         Node::Mul(factors) => {
             let mut others = Vec::with_capacity(factors.len());
             for (i, f) in factors.iter().enumerate().filter(|(_, f)| dep(f)) {
                 others.clear();
-                others.push(adjoint);
-                others.extend(factors.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| *g));
+                others.extend(
+                    factors
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != i)
+                        .map(|(_, g)| *g),
+                );
                 out.push((*f, pool.mul(&others)));
             }
         }
@@ -134,18 +155,18 @@ fn partials(
                 let minus_one = pool.num(-1.0);
                 let e_minus_one = pool.add(&[exponent, minus_one]);
                 let p = pool.pow(base, e_minus_one);
-                out.push((base, pool.mul(&[adjoint, exponent, p])));
+                out.push((base, pool.mul(&[exponent, p])));
             }
             if dep(&exponent) {
                 // d/de b^e = b^e * ln(b)
                 let ln_b = pool.call(Func::Ln, &[base]);
-                out.push((exponent, pool.mul(&[adjoint, id, ln_b])));
+                out.push((exponent, pool.mul(&[id, ln_b])));
             }
         }
         Node::Call(f, args) => {
             for (k, a) in args.iter().enumerate().filter(|(_, a)| dep(a)) {
                 if let Some(d) = call_partial(pool, id, *f, args, k) {
-                    out.push((*a, pool.mul(&[adjoint, d])));
+                    out.push((*a, d));
                 }
             }
         }
@@ -165,7 +186,9 @@ fn call_partial(pool: &mut Pool, id: ExprId, f: Func, args: &[ExprId], k: usize)
         Func::Log2 => scaled_recip(p, std::f64::consts::LN_2, a),
         Func::Log10 => scaled_recip(p, std::f64::consts::LN_10, a),
         Func::Abs => p.call(Func::Sign, &[a]),
-        Func::Sign | Func::Signum | Func::Floor | Func::Ceil | Func::Round | Func::Trunc => return None,
+        Func::Sign | Func::Signum | Func::Floor | Func::Ceil | Func::Round | Func::Trunc => {
+            return None
+        }
         Func::Sin => p.call(Func::Cos, &[a]),
         Func::Cos => {
             let s = p.call(Func::Sin, &[a]);
@@ -234,7 +257,11 @@ fn call_partial(pool: &mut Pool, id: ExprId, f: Func, args: &[ExprId], k: usize)
         Func::Max | Func::Min => {
             // The selected argument gets 1, the other 0: max picks a when a - b >= 0,
             // min when b - a >= 0; signum(+0) = 1 settles ties on the first argument.
-            let diff = if f == Func::Max { p.sub(a, b) } else { p.sub(b, a) };
+            let diff = if f == Func::Max {
+                p.sub(a, b)
+            } else {
+                p.sub(b, a)
+            };
             let s = p.call(Func::Signum, &[diff]);
             let half = p.num(if k == 0 { 0.5 } else { -0.5 });
             let hs = p.mul(&[half, s]);

@@ -68,9 +68,10 @@ pub enum Func {
     Hypot,
     /// `a % b`: the remainder with the sign of the dividend, as Rust's `%` on `f64`.
     Rem,
-    /// `min(a, b)`, as `f64::min` (a NaN argument is ignored).
+    /// `min(a, b)` as meval computes it: a NaN argument is ignored; both NaN give +inf.
+    /// `min(a)` is `min(a, a)`.
     Min,
-    /// `max(a, b)`, as `f64::max` (a NaN argument is ignored).
+    /// `max(a, b)` as meval computes it: a NaN argument is ignored; both NaN give -inf.
     Max,
 }
 
@@ -236,8 +237,10 @@ impl Func {
             Func::Atan2 => a.atan2(b),
             Func::Hypot => a.hypot(b),
             Func::Rem => a % b,
-            Func::Min => a.min(b),
-            Func::Max => a.max(b),
+            // meval folds from an infinity: a NaN argument is ignored, and all-NaN
+            // arguments give the infinity.
+            Func::Min => f64::INFINITY.min(a).min(b),
+            Func::Max => f64::NEG_INFINITY.max(a).max(b),
         }
     }
 }
@@ -275,7 +278,12 @@ pub fn softplus(x: f64) -> f64 {
 /// The function name closest to `name` by edit distance (at most 2 edits): the "did you
 /// mean" of an unknown function.
 pub fn suggest(name: &str) -> Option<&'static str> {
-    let common_prefix = |c: &str| c.bytes().zip(name.bytes()).take_while(|(a, b)| a == b).count();
+    let common_prefix = |c: &str| {
+        c.bytes()
+            .zip(name.bytes())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
     NAMES
         .iter()
         .map(|&(candidate, _)| (edit_distance(name, candidate), candidate))

@@ -1,1 +1,21 @@
+//! The one integration-test binary: the engine's tests as data, property tests with
+//! independent oracles, and the differential test against meval.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::needless_range_loop)]
+
+mod canon;
+mod meval_diff;
+mod parse;
+mod print;
+mod props;
+mod sheet;
+mod support;
+mod tape;
+
+/// Rosenbrock's function in `n` dimensions as one expression over `x0 .. x{n-1}`.
+pub fn rosenbrock(n: usize) -> String {
+    (0..n - 1)
+        .map(|i| format!("100*(x{} - x{i}^2)^2 + (1 - x{i})^2", i + 1))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}

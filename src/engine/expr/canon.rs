@@ -9,7 +9,8 @@
 //! - the identities `x + 0 = x`, `1*x = x`, `x^1 = x`, `x^0 = 1`, `1^x = 1`, and `0*x = 0`
 //!   where safe: only when `x` is entire (`0*ln(x)` stays, since it is undefined for
 //!   `x <= 0`); `x - x = 0` likewise;
-//! - a numeric coefficient distributes over a sum (`2*(x + y) = 2*x + 2*y`); an integer
+//! - a numeric coefficient distributes over a sum factor (`2*(x + y) = 2*x + 2*y`,
+//!   `-(x - y)*z = (y - x)*z`, into the first sum factor by hash); an integer
 //!   power distributes over a product and multiplies into a power (`(x*y)^2 = x^2*y^2`,
 //!   `(x^a)^2 = x^(2*a)`); `sqrt(x)` is `x^0.5`, `a/b` is `a*b^-1`, `a - b` is `a + -1*b`;
 //! - `ln(exp(x)) = x`, `ln(e) = 1`; `min`, `max` and `hypot` sort their arguments.
@@ -169,21 +170,27 @@ impl Pool {
             }
         }
         let mut out: Vec<ExprId> = Vec::with_capacity(bases.len() + 1);
+        let mut regroup = false;
         for (b, exps) in bases {
-            let e = if exps.len() == 1 { exps[0] } else { self.add(&exps) };
+            let e = if exps.len() == 1 {
+                exps[0]
+            } else {
+                self.add(&exps)
+            };
             let p = self.pow(b, e);
             match self.node(p) {
                 Node::Num(_) => coeff *= self.node(p).as_num().unwrap_or(1.0),
-                Node::Mul(xs) => {
-                    for &x in xs.clone().iter() {
-                        match self.node(x).as_num() {
-                            Some(v) => coeff *= v,
-                            None => out.push(x),
-                        }
-                    }
+                // `(sqrt(x*y))^2` is `x*y`: its factors may share bases with others.
+                Node::Mul(_) => {
+                    regroup = true;
+                    out.push(p);
                 }
                 _ => out.push(p),
             }
+        }
+        if regroup && !coeff.is_nan() {
+            out.push(self.num(coeff));
+            return self.mul(&out);
         }
         if coeff.is_nan() {
             return self.num(f64::NAN);
@@ -191,15 +198,28 @@ impl Pool {
         if coeff == 0.0 && out.iter().all(|&f| self.meta(f).entire) {
             return self.num(if out.is_empty() { coeff } else { 0.0 });
         }
+        if coeff == 0.0 {
+            coeff = 0.0; // a zero coefficient of `0*ln(x)` has no sign to keep
+        }
         match (out.len(), coeff == 1.0) {
             (0, _) => self.num(coeff),
             (1, true) => out[0],
-            (1, false) if coeff != 0.0 && matches!(self.node(out[0]), Node::Add(_)) => {
-                let Node::Add(terms) = self.node(out[0]).clone() else {
-                    return out[0];
+            (_, false)
+                if coeff != 0.0 && out.iter().any(|&f| matches!(self.node(f), Node::Add(_))) =>
+            {
+                // A coefficient goes into a sum factor (the first by hash): `-(a - b)*c`
+                // and `(b - a)*c` must be one node.
+                self.sort_by_hash(&mut out);
+                let k = out
+                    .iter()
+                    .position(|&f| matches!(self.node(f), Node::Add(_)))
+                    .unwrap_or(0);
+                let Node::Add(terms) = self.node(out[k]).clone() else {
+                    return out[k];
                 };
                 let scaled: Vec<ExprId> = terms.iter().map(|&t| self.scale(coeff, t)).collect();
-                self.add(&scaled)
+                out[k] = self.add(&scaled);
+                self.mul(&out)
             }
             _ => {
                 self.sort_by_hash(&mut out);

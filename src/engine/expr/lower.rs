@@ -104,8 +104,10 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
                     }
                     Builtin::Pow => pool.pow(args[0], args[1]),
                     Builtin::Variadic(f) => {
-                        let mut acc = args[0];
-                        for &a in &args[1..] {
+                        // `min(a)` is `min(a, a)`: meval's value is +inf, not NaN, when
+                        // `a` is NaN.
+                        let mut acc = pool.call(f, &[args[0], args[args.len().min(2) - 1]]);
+                        for &a in args.iter().skip(2) {
                             acc = pool.call(f, &[acc, a]);
                         }
                         acc

@@ -107,7 +107,10 @@ pub fn parse(src: &str, opts: &ParseOptions) -> Result<Ast, ParseError> {
     }
     let tokens = tokenize(src)?;
     if tokens.len() == 1 {
-        return Err(ParseError::new(ParseErrorKind::Empty, Span::new(0, src.len())));
+        return Err(ParseError::new(
+            ParseErrorKind::Empty,
+            Span::new(0, src.len()),
+        ));
     }
     let mut p = Parser {
         tokens,
@@ -119,7 +122,9 @@ pub fn parse(src: &str, opts: &ParseOptions) -> Result<Ast, ParseError> {
     match p.peek() {
         (Tok::Eof, _) => {}
         (Tok::RParen, span) => return Err(ParseError::new(ParseErrorKind::Unmatched, span)),
-        (tok, span) => return Err(p.unexpected("an operator or the end of the expression", tok, span)),
+        (tok, span) => {
+            return Err(p.unexpected("an operator or the end of the expression", tok, span))
+        }
     }
     debug_assert_eq!(root.index() + 1, p.nodes.len());
     Ok(Ast { nodes: p.nodes })
@@ -318,7 +323,9 @@ impl<'a> Parser<'a> {
                 args.push(self.expr(0, depth + 1)?);
                 match self.bump() {
                     (Tok::Comma, _) => continue,
-                    (Tok::RParen, close) => return self.finish_call(builtin, name, args, name_span.to(close)),
+                    (Tok::RParen, close) => {
+                        return self.finish_call(builtin, name, args, name_span.to(close))
+                    }
                     (Tok::Eof, eof) => {
                         return Err(ParseError::new(
                             ParseErrorKind::Unclosed { open: open.start },

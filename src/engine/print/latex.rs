@@ -10,8 +10,8 @@ pub struct Latex;
 
 const GREEK: &[&str] = &[
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
-    "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
-    "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
+    "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
+    "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
 ];
 
 fn name(n: &str) -> String {
@@ -85,7 +85,13 @@ impl Style for Latex {
             Func::Floor => return format!("\\left\\lfloor {a}\\right\\rfloor"),
             Func::Ceil => return format!("\\left\\lceil {a}\\right\\rceil"),
             Func::Rem => return self.rem(a, args.get(1).copied().unwrap_or_default()),
-            other => return format!("\\operatorname{{{}}}\\left({}\\right)", other.name(), args.join(", ")),
+            other => {
+                return format!(
+                    "\\operatorname{{{}}}\\left({}\\right)",
+                    other.name(),
+                    args.join(", ")
+                )
+            }
         };
         format!("{op}\\left({a}\\right)")
     }

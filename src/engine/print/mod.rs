@@ -108,7 +108,10 @@ impl<'p, S: Style> Printer<'p, S> {
                 self.done.insert(n, piece);
             }
         }
-        self.done.get(&id).map(|p| p.text.clone()).unwrap_or_default()
+        self.done
+            .get(&id)
+            .map(|p| p.text.clone())
+            .unwrap_or_default()
     }
 
     fn get(&self, id: ExprId) -> &Piece {
@@ -148,8 +151,8 @@ impl<'p, S: Style> Printer<'p, S> {
                 None => self.product(1.0, factors),
             },
             &Node::Pow([b, e]) => match pool.node(e).as_num() {
-                Some(p) if p < 0.0 => self.product(1.0, &[id]),
-                Some(p) if p == 0.5 => atom(self.style.sqrt(&self.get(b).text)),
+                Some(p) if p < 0.0 && pool.node(b).as_num().is_none() => self.product(1.0, &[id]),
+                Some(0.5) => atom(self.style.sqrt(&self.get(b).text)),
                 _ => {
                     let exp_min = if self.style.exponent_needs_parens() {
                         Prec::Power
@@ -157,15 +160,18 @@ impl<'p, S: Style> Printer<'p, S> {
                         Prec::Sum
                     };
                     Piece {
-                        text: self.style.power(&self.at_least(b, Prec::Atom), &self.at_least(e, exp_min)),
+                        text: self
+                            .style
+                            .power(&self.at_least(b, Prec::Atom), &self.at_least(e, exp_min)),
                         prec: Prec::Power,
                     }
                 }
             },
             Node::Call(Func::Rem, args) => Piece {
-                text: self
-                    .style
-                    .rem(&self.at_least(args[0], Prec::Product), &self.at_least(args[1], Prec::Neg)),
+                text: self.style.rem(
+                    &self.at_least(args[0], Prec::Product),
+                    &self.at_least(args[1], Prec::Neg),
+                ),
                 prec: Prec::Product,
             },
             Node::Call(f, args) => {
@@ -235,16 +241,26 @@ impl<'p, S: Style> Printer<'p, S> {
         let mut den: Vec<(u8, String, String, Prec)> = Vec::new();
         for &f in factors {
             match pool.node(f) {
-                &Node::Pow([b, e]) if pool.node(e).as_num().is_some_and(|p| p < 0.0) => {
+                // A number's negative power (`0^(-1)`, kept because it is not finite)
+                // stays in the numerator: `1/(x*0)` would read back as `1/0`.
+                &Node::Pow([b, e])
+                    if pool.node(e).as_num().is_some_and(|p| p < 0.0)
+                        && pool.node(b).as_num().is_none() =>
+                {
                     let p = -pool.node(e).as_num().unwrap_or(-1.0);
                     let text = if p == 1.0 {
                         self.get(b).text.clone()
                     } else if p == 0.5 {
                         self.style.sqrt(&self.get(b).text)
                     } else {
-                        self.style.power(&self.at_least(b, Prec::Atom), &self.style.number(p))
+                        self.style
+                            .power(&self.at_least(b, Prec::Atom), &self.style.number(p))
                     };
-                    let prec = if p == 1.0 { self.get(b).prec } else { Prec::Power };
+                    let prec = if p == 1.0 {
+                        self.get(b).prec
+                    } else {
+                        Prec::Power
+                    };
                     den.push((rank(pool, b), self.get(b).text.clone(), text, prec));
                 }
                 _ => {
@@ -252,7 +268,11 @@ impl<'p, S: Style> Printer<'p, S> {
                         Node::Pow([b, _]) => *b,
                         _ => f,
                     };
-                    num.push((rank(pool, base), self.get(base).text.clone(), self.at_least(f, Prec::Neg)));
+                    num.push((
+                        rank(pool, base),
+                        self.get(base).text.clone(),
+                        self.at_least(f, Prec::Neg),
+                    ));
                 }
             }
         }
@@ -274,11 +294,20 @@ impl<'p, S: Style> Printer<'p, S> {
             let alone = den.len() == 1 && self.style.fraction_groups();
             let den_texts: Vec<String> = den
                 .into_iter()
-                .map(|(_, _, t, p)| if p <= Prec::Product && !alone { self.style.paren(&t) } else { t })
+                .map(|(_, _, t, p)| {
+                    if p <= Prec::Product && !alone {
+                        self.style.paren(&t)
+                    } else {
+                        t
+                    }
+                })
                 .collect();
             let n = den_texts.len();
             let den_text = self.style.product(&den_texts);
-            (self.style.fraction(&numerator, &den_text, n > 1), Prec::Product)
+            (
+                self.style.fraction(&numerator, &den_text, n > 1),
+                Prec::Product,
+            )
         } else if texts.len() > 1 {
             (numerator, Prec::Product)
         } else if let (1.0, [f]) = (mag, factors) {

@@ -1,0 +1,167 @@
+//! Property tests on random expressions, each against an oracle that shares no code with
+//! canonicalisation, differentiation or compilation (see `support`).
+
+use nabla::engine::{compile, diff, print, Pool};
+use proptest::prelude::*;
+
+use crate::support::{ast, close, dual_partial, env_f64, expr, reference, syms};
+
+const VARS: [&str; 3] = ["x", "y", "z"];
+
+/// Random expressions over x, y, z built from smooth functions and operators.
+fn smooth_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        4 => prop::sample::select(&VARS[..]).prop_map(str::to_string),
+        1 => prop::sample::select(&["0.5", "2", "3", "1.5", "pi", "e"][..]).prop_map(str::to_string),
+    ];
+    leaf.prop_recursive(5, 40, 2, |inner| {
+        prop_oneof![
+            (
+                inner.clone(),
+                prop::sample::select(&["+", "-", "*", "/"][..]),
+                inner.clone()
+            )
+                .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            (
+                prop::sample::select(
+                    &[
+                        "sin", "cos", "exp", "tanh", "atan", "sigmoid", "softplus", "ln", "sqrt",
+                        "asinh"
+                    ][..]
+                ),
+                inner.clone()
+            )
+                .prop_map(|(f, a)| format!("{f}({a})")),
+            (
+                inner.clone(),
+                prop::sample::select(&["2", "3", "-1", "0.5", "-2"][..])
+            )
+                .prop_map(|(a, n)| format!("({a})^{n}")),
+            inner.clone().prop_map(|a| format!("-{a}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("hypot({a}, {b})")),
+        ]
+    })
+}
+
+fn point() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(-2.0f64..2.0, 3)
+}
+
+/// Value and gradient, compiled from the canonical DAG.
+fn compiled(src: &str, p: &[f64]) -> Vec<f64> {
+    crate::support::value_and_gradient_tape(src, &VARS)
+        .eval(p)
+        .expect("arity")
+}
+
+fn finite(xs: &[f64]) -> bool {
+    xs.iter().all(|v| v.is_finite() && v.abs() < 1e8)
+}
+
+proptest! {
+    // 400 cases each by default; PROPTEST_CASES=N runs more.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400),
+        // Points outside a random function's domain are rejected, not failures.
+        max_global_rejects: 1_000_000,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn canonical_form_keeps_the_value(src in smooth_expr(), p in point()) {
+        let want = reference::<f64>(&ast(&src), &env_f64(&VARS, &p));
+        prop_assume!(want.is_finite() && want.abs() < 1e8);
+        let got = compiled(&src, &p)[0];
+        prop_assert!(close(got, want, 1e-9), "{} = {} at {:?}, reference {}", src, got, p, want);
+    }
+
+    #[test]
+    fn gradient_matches_dual_numbers(src in smooth_expr(), p in point()) {
+        let a = ast(&src);
+        let want: Vec<f64> = (0..3).map(|k| dual_partial(&a, &VARS, &p, k)).collect();
+        let got = compiled(&src, &p);
+        prop_assume!(finite(&want) && finite(&got));
+        for k in 0..3 {
+            prop_assert!(close(got[k + 1], want[k], 1e-8), "d/d{} {} = {} at {:?}, dual {}", VARS[k], src, got[k + 1], p, want[k]);
+        }
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences(src in smooth_expr(), p in point()) {
+        let a = ast(&src);
+        let f = |q: &[f64]| reference::<f64>(&a, &env_f64(&VARS, q));
+        let got = compiled(&src, &p);
+        prop_assume!(finite(&got));
+        for k in 0..3 {
+            let fd = |h: f64| {
+                let (mut hi, mut lo) = (p.clone(), p.clone());
+                hi[k] += h;
+                lo[k] -= h;
+                (f(&hi) - f(&lo)) / (2.0 * h)
+            };
+            let (coarse, fine) = (fd(1e-4), fd(5e-5));
+            // Skip where the difference quotient has not settled (a kink or a pole near).
+            prop_assume!(coarse.is_finite() && fine.is_finite() && close(coarse, fine, 1e-5));
+            prop_assert!(close(got[k + 1], fine, 1e-5), "d/d{} {} = {} at {:?}, fd {}", VARS[k], src, got[k + 1], p, fine);
+        }
+    }
+
+    #[test]
+    fn hessian_matches_differences_of_the_gradient(src in smooth_expr(), p in point()) {
+        let mut pool = Pool::new();
+        let root = expr(&mut pool, &src);
+        let ids = syms(&mut pool, &VARS);
+        let (_, h) = diff::hessian(&mut pool, root, &ids, 1_000_000).expect("small");
+        let tape = compile(&pool, &h.concat(), &ids).expect("inputs");
+        let got = tape.eval(&p).expect("arity");
+        prop_assume!(finite(&got));
+        let a = ast(&src);
+        for i in 0..3 {
+            for j in 0..3 {
+                let g = |h: f64| {
+                    let (mut hi, mut lo) = (p.clone(), p.clone());
+                    hi[j] += h;
+                    lo[j] -= h;
+                    (dual_partial(&a, &VARS, &hi, i) - dual_partial(&a, &VARS, &lo, i)) / (2.0 * h)
+                };
+                let (coarse, fine) = (g(1e-4), g(5e-5));
+                prop_assume!(coarse.is_finite() && fine.is_finite() && close(coarse, fine, 1e-5));
+                prop_assert!(close(got[3 * i + j], fine, 1e-5), "H[{}][{}] of {} = {} at {:?}, fd {}", i, j, src, got[3 * i + j], p, fine);
+            }
+        }
+        for i in 0..3 {
+            for j in 0..3 {
+                prop_assert_eq!(h[i][j], h[j][i]);
+            }
+        }
+    }
+
+    #[test]
+    fn printed_text_parses_back(src in smooth_expr()) {
+        let mut pool = Pool::new();
+        let root = expr(&mut pool, &src);
+        let ids = syms(&mut pool, &VARS);
+        let mut all = vec![root];
+        all.extend(diff::gradient(&mut pool, root, &ids, 1_000_000).expect("small"));
+        for id in all {
+            let text = print::text(&pool, id);
+            let back = expr(&mut pool, &text);
+            prop_assert_eq!(back, id, "{} printed {} parses to {}", src, text, print::text(&pool, back));
+        }
+    }
+
+    #[test]
+    fn batch_equals_single_point(src in smooth_expr(), pts in prop::collection::vec(point(), 1..100)) {
+        let tape = crate::support::value_and_gradient_tape(&src, &VARS);
+        let flat: Vec<f64> = pts.concat();
+        let mut out = vec![0.0; pts.len() * tape.outputs()];
+        tape.eval_batch(&flat, &mut out).expect("lengths");
+        for (i, p) in pts.iter().enumerate() {
+            let single = tape.eval(p).expect("arity");
+            for (k, v) in single.iter().enumerate() {
+                let b = out[i * tape.outputs() + k];
+                prop_assert!(v.to_bits() == b.to_bits() || (v.is_nan() && b.is_nan()), "point {}: {} vs {}", i, v, b);
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Compilation and evaluation: sharing, dead code, program sizes, non-finite values and
+//! the stable evaluation of softplus and sigmoid shapes.
+
+use nabla::engine::{compile, diff, Pool};
+
+use crate::support::{close, expr, syms, value_and_gradient_tape};
+
+#[test]
+fn common_subexpressions_are_computed_once() {
+    let mut pool = Pool::new();
+    let root = expr(&mut pool, "sin(x*y) + cos(x*y) + exp(sin(x*y))");
+    let ids = syms(&mut pool, &["x", "y"]);
+    let tape = compile(&pool, &[root], &ids).expect("inputs");
+    // x*y, sin, cos, exp, two additions.
+    assert_eq!(tape.len(), 6, "{:?}", tape.instrs());
+}
+
+#[test]
+fn recognised_shapes_leave_their_spelling_dead() {
+    let mut pool = Pool::new();
+    let root = expr(&mut pool, "exp(u)/(1 + exp(u))");
+    let ids = syms(&mut pool, &["u"]);
+    let tape = compile(&pool, &[root], &ids).expect("inputs");
+    assert_eq!(
+        tape.len(),
+        1,
+        "one sigmoid, no exp or division: {:?}",
+        tape.instrs()
+    );
+}
+
+/// `src`'s value and derivative in `u` at each `(u, value, derivative)`.
+fn check_stable(src: &str, cases: &[(f64, f64, f64)]) {
+    let tape = value_and_gradient_tape(src, &["u"]);
+    for &(u, v, d) in cases {
+        let got = tape.eval(&[u]).expect("arity");
+        assert!(
+            close(got[0], v, 1e-15) && close(got[1], d, 1e-15),
+            "{src} at {u}: {got:?}, want [{v}, {d}]"
+        );
+    }
+}
+
+#[test]
+fn softplus_and_sigmoid_shapes_are_stable() {
+    let s = |u: f64| 1.0 / (1.0 + (-u).exp());
+    check_stable(
+        "ln(1 + exp(u))",
+        &[
+            (800.0, 800.0, 1.0),
+            (-800.0, 0.0, 0.0),
+            (0.0, 2f64.ln(), 0.5),
+        ],
+    );
+    check_stable(
+        "exp(u)/(1 + exp(u))",
+        &[
+            (800.0, 1.0, 0.0),
+            (-800.0, 0.0, 0.0),
+            (1.0, s(1.0), s(1.0) * s(-1.0)),
+        ],
+    );
+    check_stable(
+        "1/(1 + exp(-u))",
+        &[
+            (800.0, 1.0, 0.0),
+            (-800.0, 0.0, 0.0),
+            (2.0, s(2.0), s(2.0) * s(-2.0)),
+        ],
+    );
+    check_stable("ln(1 + e^u)", &[(1000.0, 1000.0, 1.0)]);
+    check_stable(
+        "softplus(u) + sigmoid(u)",
+        &[(900.0, 901.0, 1.0), (-900.0, 0.0, 0.0)],
+    );
+}
+
+#[test]
+fn non_finite_results_are_values() {
+    let tape = value_and_gradient_tape("ln(x) + 1/y", &["x", "y"]);
+    let got = tape.eval(&[-1.0, 0.0]).expect("arity");
+    assert!(got[0].is_nan());
+    assert_eq!(got[2], f64::NEG_INFINITY);
+    let got = tape.eval(&[f64::INFINITY, f64::NAN]).expect("arity");
+    assert!(got[0].is_nan() && got[2].is_nan());
+}
+
+#[test]
+fn wrong_lengths_are_errors() {
+    let tape = value_and_gradient_tape("x*y", &["x", "y"]);
+    assert!(tape.eval(&[1.0]).is_err());
+    let mut out = vec![0.0; 5];
+    assert!(tape.eval_batch(&[1.0, 2.0, 3.0], &mut out).is_err());
+    assert!(tape.eval_batch(&[1.0, 2.0, 3.0, 4.0], &mut out).is_err());
+}
+
+#[test]
+fn gradient_of_a_long_product_does_not_swell() {
+    // d/dx_i of x1*...*xn is the product of the others: n products of n - 1 factors, but
+    // content-defined chunking shares their partial products.
+    let n = 1000;
+    let names: Vec<String> = (1..=n).map(|i| format!("x{i}")).collect();
+    let src = names.join("*");
+    let vars: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tape = value_and_gradient_tape(&src, &vars);
+    assert!(
+        tape.len() < 40 * n,
+        "{} instructions for n = {n}",
+        tape.len()
+    );
+    let p: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64 * 1e-3).collect();
+    let got = tape.eval(&p).expect("arity");
+    let value: f64 = p.iter().product();
+    assert!(close(got[0], value, 1e-12));
+    for k in [0, 1, n / 2, n - 1] {
+        assert!(close(got[k + 1], value / p[k], 1e-12), "d/dx{}", k + 1);
+    }
+}
+
+#[test]
+fn nested_sin_does_not_swell() {
+    let src = (0..50).fold("x*y".to_string(), |acc, _| format!("sin({acc})"));
+    let tape = value_and_gradient_tape(&src, &["x", "y"]);
+    assert!(tape.len() < 4 * 50 + 10, "{} instructions", tape.len());
+}
+
+#[test]
+fn gradient_program_is_a_small_multiple_of_the_value_program() {
+    let n = 1000;
+    let src = crate::rosenbrock(n);
+    let names: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+    let vars: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut pool = Pool::new();
+    let root = expr(&mut pool, &src);
+    let ids = syms(&mut pool, &vars);
+    let value = compile(&pool, &[root], &ids).expect("inputs");
+    let mut roots = vec![root];
+    roots.extend(diff::gradient(&mut pool, root, &ids, 10_000_000).expect("small"));
+    let both = compile(&pool, &roots, &ids).expect("inputs");
+    assert!(
+        both.len() <= 4 * value.len(),
+        "{} vs {}",
+        both.len(),
+        value.len()
+    );
+}
