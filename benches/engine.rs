@@ -1,1 +1,203 @@
-fn main() {}
+//! The engine's workloads, each beside a hand-written Rust baseline in the same criterion
+//! group, so the ratio comes from one run. See benches/README.md for the figures.
+//!
+//! - W1: the sheet's 4a, value and gradient, at one point and at 100,000 points;
+//! - W2: Rosenbrock in n dimensions as one expression string: parse + differentiate +
+//!   compile, and evaluation of value and gradient;
+//! - W3: swell: the gradient of x1*x2*...*x1000, and of sin nested 50 deep around x*y.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use nabla::engine::expr::Scope;
+use nabla::engine::parse::ParseOptions;
+use nabla::engine::{compile, diff, read, Pool, Tape};
+
+const W1: &str = "0.5*x^2 + y*z - ln(1+exp(x^2*y^3*z))";
+
+/// Parses, differentiates and compiles `[value, gradient...]` of `src`.
+fn value_and_gradient(src: &str, vars: &[String]) -> (Tape, Tape) {
+    let opts = ParseOptions {
+        max_depth: 200,
+        max_bytes: usize::MAX,
+    };
+    let mut pool = Pool::new();
+    let root = read(&mut pool, src, Scope::default(), &opts).expect("parses");
+    let ids: Vec<_> = vars.iter().map(|v| pool.sym(v)).collect();
+    let value = compile(&pool, &[root], &ids).expect("inputs");
+    let mut roots = vec![root];
+    roots.extend(diff::gradient(&mut pool, root, &ids, usize::MAX).expect("no limit"));
+    (value, compile(&pool, &roots, &ids).expect("inputs"))
+}
+
+/// The sheet's 4a by hand: value and gradient, as a person would write it.
+#[inline(never)]
+fn w1_by_hand(x: f64, y: f64, z: f64) -> [f64; 4] {
+    let y3 = y * y * y;
+    let u = x * x * y3 * z;
+    let e = u.exp();
+    let s = e / (1.0 + e);
+    [
+        0.5 * x * x + y * z - (1.0 + e).ln(),
+        x - 2.0 * x * y3 * z * s,
+        z - 3.0 * x * x * y * y * z * s,
+        y - x * x * y3 * s,
+    ]
+}
+
+fn w1(c: &mut Criterion) {
+    let vars: Vec<String> = ["x", "y", "z"].iter().map(|s| s.to_string()).collect();
+    let (_, tape) = value_and_gradient(W1, &vars);
+    eprintln!("W1: value+gradient program: {} instructions", tape.len());
+    let mut g = c.benchmark_group("W1 4a single point");
+    let mut out = [0.0; 4];
+    let mut scratch = Vec::new();
+    g.bench_function("nabla", |b| {
+        b.iter(|| {
+            tape.eval_into(black_box(&[0.7, -1.3, 0.4]), &mut out, &mut scratch)
+                .unwrap();
+            out[1]
+        })
+    });
+    g.bench_function("by hand", |b| {
+        b.iter(|| w1_by_hand(black_box(0.7), black_box(-1.3), black_box(0.4)))
+    });
+    g.finish();
+
+    let n = 100_000;
+    let points: Vec<f64> = (0..n * 3)
+        .map(|i| ((i * 7919) % 2000) as f64 / 1000.0 - 1.0)
+        .collect();
+    let mut out = vec![0.0; n * 4];
+    let mut g = c.benchmark_group("W1 4a batch 100k");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(20);
+    g.bench_function("nabla", |b| {
+        b.iter(|| tape.eval_batch(black_box(&points), &mut out).unwrap())
+    });
+    g.bench_function("by hand", |b| {
+        b.iter(|| {
+            for (p, o) in points.chunks_exact(3).zip(out.chunks_exact_mut(4)) {
+                o.copy_from_slice(&w1_by_hand(p[0], p[1], p[2]));
+            }
+        })
+    });
+    g.finish();
+}
+
+fn rosenbrock(n: usize) -> String {
+    (0..n - 1)
+        .map(|i| format!("100*(x{} - x{i}^2)^2 + (1 - x{i})^2", i + 1))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// Rosenbrock's value and gradient by hand.
+#[inline(never)]
+fn rosenbrock_by_hand(x: &[f64], grad: &mut [f64]) -> f64 {
+    let mut f = 0.0;
+    grad.fill(0.0);
+    for i in 0..x.len() - 1 {
+        let a = x[i + 1] - x[i] * x[i];
+        let b = 1.0 - x[i];
+        f += 100.0 * a * a + b * b;
+        grad[i] += -400.0 * a * x[i] - 2.0 * b;
+        grad[i + 1] += 200.0 * a;
+    }
+    f
+}
+
+fn w2(c: &mut Criterion) {
+    let mut g = c.benchmark_group("W2 rosenbrock parse+diff+compile");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(4));
+    for n in [10, 100, 1_000, 10_000] {
+        let src = rosenbrock(n);
+        let vars: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+        let (value, both) = value_and_gradient(&src, &vars);
+        eprintln!(
+            "W2 n={n}: value program {} instructions, value+gradient {} ({:.2}x)",
+            value.len(),
+            both.len(),
+            both.len() as f64 / value.len() as f64
+        );
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| value_and_gradient(black_box(&src), &vars))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("W2 rosenbrock value+gradient");
+    for n in [10, 100, 1_000, 10_000] {
+        let vars: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+        let (_, tape) = value_and_gradient(&rosenbrock(n), &vars);
+        let x: Vec<f64> = (0..n).map(|i| (i % 7) as f64 * 0.1 - 0.3).collect();
+        let mut out = vec![0.0; n + 1];
+        let mut scratch = Vec::new();
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("nabla", n), &n, |b, _| {
+            b.iter(|| {
+                tape.eval_into(black_box(&x), &mut out, &mut scratch)
+                    .unwrap()
+            })
+        });
+        let mut grad = vec![0.0; n];
+        g.bench_with_input(BenchmarkId::new("by hand", n), &n, |b, _| {
+            b.iter(|| rosenbrock_by_hand(black_box(&x), &mut grad))
+        });
+        // 32 points at once: the batch evaluator amortises dispatch over the lanes.
+        let points: Vec<f64> = (0..32).flat_map(|_| x.iter().copied()).collect();
+        let mut outs = vec![0.0; 32 * (n + 1)];
+        g.bench_with_input(
+            BenchmarkId::new("nabla batch of 32, per point", n),
+            &n,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let t = std::time::Instant::now();
+                    for _ in 0..iters.div_ceil(32) {
+                        tape.eval_batch(black_box(&points), &mut outs).unwrap();
+                    }
+                    t.elapsed()
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+fn w3(c: &mut Criterion) {
+    let n = 1000;
+    let names: Vec<String> = (1..=n).map(|i| format!("x{i}")).collect();
+    let product = names.join("*");
+    let nested = (0..50).fold("x*y".to_string(), |acc, _| format!("sin({acc})"));
+    let xy: Vec<String> = vec!["x".into(), "y".into()];
+    let (v, t) = value_and_gradient(&product, &names);
+    eprintln!(
+        "W3 product n={n}: value {} instructions, value+gradient {}",
+        v.len(),
+        t.len()
+    );
+    let (v, t) = value_and_gradient(&nested, &xy);
+    eprintln!(
+        "W3 sin nested 50: value {} instructions, value+gradient {}",
+        v.len(),
+        t.len()
+    );
+
+    let mut g = c.benchmark_group("W3 swell parse+diff+compile");
+    g.sample_size(10);
+    g.bench_function("product of 1000", |b| {
+        b.iter(|| value_and_gradient(black_box(&product), &names))
+    });
+    g.bench_function("sin nested 50", |b| {
+        b.iter(|| value_and_gradient(black_box(&nested), &xy))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, w1, w2, w3);
+criterion_main!(benches);

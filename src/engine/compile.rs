@@ -16,7 +16,7 @@
 //! 3. **allocate slots**: inputs and constants get fixed slots; every other value
 //!    takes a free slot and gives it back after its last use.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::expr::{Constant, ExprId, Node, Pool};
 use super::func::Func;
@@ -44,22 +44,22 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
     let mut l = Lowering {
         pool,
         defs: Vec::new(),
-        cse: HashMap::new(),
-        consts: HashMap::new(),
-        values: HashMap::new(),
+        cse: HashMap::default(),
+        consts: HashMap::default(),
+        values: vec![None; pool.len()],
     };
     for (k, &input) in inputs.iter().enumerate() {
         let v = l.push(Def::Input(k as u32));
-        l.values.insert(input, v);
+        l.values[input.index()] = Some(v);
     }
     for id in pool.reachable(roots) {
-        if l.values.contains_key(&id) {
+        if l.values[id.index()].is_some() {
             continue;
         }
         let v = l.lower(id)?;
-        l.values.insert(id, v);
+        l.values[id.index()] = Some(v);
     }
-    let outputs: Vec<VReg> = roots.iter().map(|r| l.values[r]).collect();
+    let outputs: Vec<VReg> = roots.iter().map(|&r| l.value(r)).collect();
     Ok(allocate(&l.defs, inputs.len(), &outputs))
 }
 
@@ -69,7 +69,8 @@ struct Lowering<'p> {
     /// Hash-consing of instructions: `(op, a, b)` to the register holding it.
     cse: HashMap<(Op, VReg, VReg), VReg>,
     consts: HashMap<u64, VReg>,
-    values: HashMap<ExprId, VReg>,
+    /// The register of each lowered node, by node index (`None` before lowering).
+    values: Vec<Option<VReg>>,
 }
 
 impl Lowering<'_> {
@@ -96,6 +97,18 @@ impl Lowering<'_> {
         self.emit(op, a, a)
     }
 
+    /// Softplus or a sigmoid of `u` (`op` is one of the `...E` operations), sharing one
+    /// `exp(-|u|)` between all of them. Of `-w` they are taken as the mirrored operation
+    /// of `w`, so `sigmoid(w)` and `1/(1 + exp(-w))` share the exponential too.
+    fn logistic(&mut self, op: Op, u: VReg) -> VReg {
+        let (op, u) = match self.defs[u.0 as usize] {
+            Def::Instr(Op::Neg, w, _) => (op.mirrored(), w),
+            _ => (op, u),
+        };
+        let e = self.unary(Op::ExpNegAbs, u);
+        self.emit(op, u, e)
+    }
+
     fn constant(&mut self, v: f64) -> VReg {
         if let Some(&r) = self.consts.get(&v.to_bits()) {
             return r;
@@ -107,7 +120,7 @@ impl Lowering<'_> {
 
     /// The register of an already lowered node (children are lowered first).
     fn value(&self, id: ExprId) -> VReg {
-        self.values[&id]
+        self.values[id.index()].unwrap_or(VReg(0))
     }
 
     fn lower(&mut self, id: ExprId) -> Result<VReg, UnboundSymbol> {
@@ -124,10 +137,8 @@ impl Lowering<'_> {
             &Node::Pow([b, e]) => {
                 let bv = self.value(b);
                 match pool.node(e).as_num() {
-                    Some(p) if p < 0.0 => {
-                        let d = self.numeric_power(bv, -p);
-                        self.unary(Op::Recip, d)
-                    }
+                    // `1/(1 + exp(u))` is a sigmoid: the product lowering knows.
+                    Some(p) if p < 0.0 => self.product(1.0, &[id]),
                     Some(p) => self.numeric_power(bv, p),
                     None => {
                         let ev = self.value(e);
@@ -138,30 +149,42 @@ impl Lowering<'_> {
             Node::Call(Func::Ln, args) => match one_plus_exp(pool, args[0]) {
                 Some(u) => {
                     let u = self.value(u);
-                    self.unary(Op::Call(Func::Softplus), u)
+                    self.logistic(Op::SoftplusE, u)
                 }
                 None => {
                     let a = self.value(args[0]);
-                    self.unary(Op::Call(Func::Ln), a)
+                    self.unary(Op::Ln, a)
                 }
             },
+            Node::Call(f @ (Func::Sigmoid | Func::Softplus), args) => {
+                // Also `softplus(-w)`: see `logistic`.
+                let a = self.value(args[0]);
+                self.logistic(Op::of(*f), a)
+            }
             Node::Call(f, args) => {
                 let a = self.value(args[0]);
                 let b = args.get(1).map_or(a, |&b| self.value(b));
-                self.emit(Op::Call(*f), a, b)
+                self.emit(Op::of(*f), a, b)
             }
         })
     }
 
-    /// `b ^ p` for a number `p >= 0`: `x*x` for squares and `sqrt` for halves, which are
-    /// exact where `powf` may round differently.
+    /// `b ^ p` for a number `p >= 0`: `sqrt` for halves, multiplications for small
+    /// integers, `powf` otherwise.
     fn numeric_power(&mut self, bv: VReg, p: f64) -> VReg {
         if p == 1.0 {
             bv
-        } else if p == 2.0 {
-            self.emit(Op::Mul, bv, bv)
         } else if p == 0.5 {
             self.unary(Op::Sqrt, bv)
+        } else if p.fract() == 0.0 && (2.0..=4.0).contains(&p) {
+            // x^2, x^3 = x*x^2 and x^4 = (x^2)^2: a multiplication costs far less than
+            // `powf` and rounds at most twice (the squares are shared by CSE).
+            let sq = self.emit(Op::Mul, bv, bv);
+            match p as u8 {
+                2 => sq,
+                3 => self.emit(Op::Mul, bv, sq),
+                _ => self.emit(Op::Mul, sq, sq),
+            }
         } else {
             let c = self.constant(p);
             self.emit(Op::Powf, bv, c)
@@ -218,15 +241,15 @@ impl Lowering<'_> {
             }
             let uv = self.value(u);
             if m > 0.0 {
-                let s = self.unary(Op::Call(Func::Sigmoid), uv);
+                let s = self.logistic(Op::SigmoidE, uv);
                 numer.push(self.numeric_power(s, m.min(k)));
             }
             if m > k {
-                let e = self.unary(Op::Call(Func::Exp), uv);
+                let e = self.unary(Op::Exp, uv);
                 numer.push(self.numeric_power(e, m - k));
             }
             if k > m {
-                let s = self.unary(Op::SigmoidNeg, uv);
+                let s = self.logistic(Op::SigmoidNegE, uv);
                 numer.push(self.numeric_power(s, k - m));
             }
         }
@@ -356,38 +379,75 @@ fn exp_power(pool: &Pool, id: ExprId) -> Option<(ExprId, f64)> {
     Some((as_exp(pool, b)?, m))
 }
 
-/// Passes 2 and 3: dead-code elimination and slot allocation.
-fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
-    // Liveness: walk backwards from the outputs.
-    let mut live = vec![false; defs.len()];
+/// Pass 2: the order to compute in. Depth-first from each output in turn, so a value is
+/// computed just before its first use and dies soon after: the live set, and so the
+/// memory a point (or a batch of points) touches, stays small. Only what an output needs
+/// is visited: this is also the dead-code elimination. An explicit stack, no recursion.
+fn schedule(defs: &[Def], outputs: &[VReg]) -> Vec<usize> {
+    const NEW: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; defs.len()];
+    let mut order = Vec::new();
+    let mut stack: Vec<(usize, bool)> = Vec::new();
     for o in outputs {
-        live[o.0 as usize] = true;
-    }
-    for i in (0..defs.len()).rev() {
-        if let (true, Def::Instr(_, a, b)) = (live[i], defs[i]) {
-            live[a.0 as usize] = true;
-            live[b.0 as usize] = true;
+        stack.push((o.0 as usize, false));
+        while let Some((v, expanded)) = stack.pop() {
+            let Def::Instr(_, a, b) = defs[v] else {
+                state[v] = DONE;
+                continue;
+            };
+            if expanded {
+                state[v] = DONE;
+                order.push(v);
+            } else if state[v] == NEW {
+                state[v] = OPEN;
+                stack.push((v, true));
+                for c in [b.0 as usize, a.0 as usize] {
+                    if state[c] == NEW {
+                        stack.push((c, false));
+                    }
+                }
+            }
         }
     }
-    // Last use of each register, as an instruction index; outputs live to the end.
+    order
+}
+
+/// Pass 3: slot allocation. Inputs take slots `0..n_inputs`, the constants used the next
+/// ones; every instruction takes a free slot and frees its operands' slots after their
+/// last use (outputs are never freed).
+fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
+    let order = schedule(defs, outputs);
     let mut last_use = vec![0usize; defs.len()];
-    for (i, d) in defs.iter().enumerate() {
-        if let (true, Def::Instr(_, a, b)) = (live[i], d) {
-            last_use[a.0 as usize] = i;
-            last_use[b.0 as usize] = i;
+    for (pos, &i) in order.iter().enumerate() {
+        if let Def::Instr(_, a, b) = defs[i] {
+            last_use[a.0 as usize] = pos;
+            last_use[b.0 as usize] = pos;
         }
     }
     for o in outputs {
         last_use[o.0 as usize] = usize::MAX;
     }
+    const UNSET: u32 = u32::MAX;
     const FREED: u32 = u32::MAX - 1;
-    let mut slot = vec![u32::MAX; defs.len()];
+    let mut slot = vec![UNSET; defs.len()];
     let mut n_slots = n_inputs as u32;
     let mut consts = Vec::new();
+    let mut const_used = vec![false; defs.len()];
+    for &i in &order {
+        if let Def::Instr(_, a, b) = defs[i] {
+            const_used[a.0 as usize] = true;
+            const_used[b.0 as usize] = true;
+        }
+    }
+    for o in outputs {
+        const_used[o.0 as usize] = true;
+    }
     for (i, d) in defs.iter().enumerate() {
         match *d {
             Def::Input(k) => slot[i] = k,
-            Def::Const(v) if live[i] => {
+            Def::Const(v) if const_used[i] => {
                 slot[i] = n_slots;
                 consts.push((n_slots, v));
                 n_slots += 1;
@@ -396,26 +456,24 @@ fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
         }
     }
     let mut free: Vec<u32> = Vec::new();
-    let mut instrs = Vec::new();
-    for (i, d) in defs.iter().enumerate() {
-        let Def::Instr(op, a, b) = *d else { continue };
-        if !live[i] {
+    let mut instrs = Vec::with_capacity(order.len());
+    for (pos, &i) in order.iter().enumerate() {
+        let Def::Instr(op, a, b) = defs[i] else {
             continue;
-        }
+        };
         let (sa, sb) = (slot[a.0 as usize], slot[b.0 as usize]);
-        // Operands whose last use is here free their slots first, so the result may
-        // reuse one: every instruction reads its operands before it writes.
-        for r in [a, b] {
-            let r = r.0 as usize;
-            if last_use[r] == i && matches!(defs[r], Def::Instr(..)) && slot[r] < FREED {
-                free.push(slot[r]);
-                slot[r] = FREED; // `a == b` must not free twice
-            }
-        }
+        // The destination is never an operand's slot (the batch evaluator borrows them
+        // apart); operands whose last use is here are freed after it is chosen.
         let dst = free.pop().unwrap_or_else(|| {
             n_slots += 1;
             n_slots - 1
         });
+        for r in [a.0 as usize, b.0 as usize] {
+            if last_use[r] == pos && matches!(defs[r], Def::Instr(..)) && slot[r] < FREED {
+                free.push(slot[r]);
+                slot[r] = FREED; // `a == b` must not free twice
+            }
+        }
         slot[i] = dst;
         instrs.push(Instr {
             op,

@@ -12,7 +12,7 @@
 //! = 0`, `max` and `min` follow the argument they select (the first one on a tie),
 //! `(a % b)' = (1, -trunc(a/b))`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::expr::{ExprId, Node, Pool};
 use super::func::Func;
@@ -112,6 +112,9 @@ const DISTRIBUTE_MAX_TERMS: usize = 4;
 /// product, where the compiler recognises a sigmoid (finite at u = 800, where
 /// `exp(u)*(...)` is `inf*0`). The bound keeps the expansion linear.
 fn chain(pool: &mut Pool, adjoint: ExprId, partial: ExprId) -> ExprId {
+    if pool.node(adjoint).as_num() == Some(1.0) {
+        return partial;
+    }
     match pool.node(adjoint) {
         Node::Add(terms) if terms.len() <= DISTRIBUTE_MAX_TERMS => {
             let terms = terms.clone();
@@ -136,17 +139,8 @@ fn partials(pool: &mut Pool, id: ExprId, node: &Node, depends: &[bool]) -> Vec<(
             }
         }
         Node::Mul(factors) => {
-            let mut others = Vec::with_capacity(factors.len());
             for (i, f) in factors.iter().enumerate().filter(|(_, f)| dep(f)) {
-                others.clear();
-                others.extend(
-                    factors
-                        .iter()
-                        .enumerate()
-                        .filter(|&(j, _)| j != i)
-                        .map(|(_, g)| *g),
-                );
-                out.push((*f, pool.mul(&others)));
+                out.push((*f, pool.without_factor(id, i)));
             }
         }
         &Node::Pow([base, exponent]) => {

@@ -41,8 +41,53 @@ fn apply(op: Op, a: f64, b: f64) -> f64 {
         Op::Recip => 1.0 / a,
         Op::Sqrt => a.sqrt(),
         Op::Powf => a.powf(b),
-        Op::SigmoidNeg => func::sigmoid(-a),
-        Op::Call(f) => f.eval(a, b),
+        Op::ExpNegAbs => (-a.abs()).exp(),
+        // The same arithmetic as `func::softplus` and `func::sigmoid`, with `b` their
+        // shared exp(-|a|).
+        Op::SoftplusE => a.max(0.0) + b.ln_1p(),
+        Op::SoftplusNegE => (-a).max(0.0) + b.ln_1p(),
+        Op::SigmoidE => {
+            if a >= 0.0 {
+                1.0 / (1.0 + b)
+            } else {
+                b / (1.0 + b)
+            }
+        }
+        Op::SigmoidNegE => {
+            if a <= 0.0 {
+                1.0 / (1.0 + b)
+            } else {
+                b / (1.0 + b)
+            }
+        }
+        Op::Exp => a.exp(),
+        Op::Ln => a.ln(),
+        Op::Log2 => a.log2(),
+        Op::Log10 => a.log10(),
+        Op::Abs => a.abs(),
+        Op::Sign => func::sign(a),
+        Op::Signum => a.signum(),
+        Op::Sin => a.sin(),
+        Op::Cos => a.cos(),
+        Op::Tan => a.tan(),
+        Op::Asin => a.asin(),
+        Op::Acos => a.acos(),
+        Op::Atan => a.atan(),
+        Op::Sinh => a.sinh(),
+        Op::Cosh => a.cosh(),
+        Op::Tanh => a.tanh(),
+        Op::Asinh => a.asinh(),
+        Op::Acosh => a.acosh(),
+        Op::Atanh => a.atanh(),
+        Op::Floor => a.floor(),
+        Op::Ceil => a.ceil(),
+        Op::Round => a.round(),
+        Op::Trunc => a.trunc(),
+        Op::Atan2 => a.atan2(b),
+        Op::Hypot => a.hypot(b),
+        Op::Rem => a % b,
+        Op::Min => func::Func::Min.eval(a, b),
+        Op::Max => func::Func::Max.eval(a, b),
     }
 }
 
@@ -93,44 +138,77 @@ impl Tape {
             points.len() / n_in
         };
         check(n * n_out, out.len())?;
-        let mut lanes: Vec<[f64; LANES]> = vec![[0.0; LANES]; self.slots];
-        for &(slot, v) in &self.consts {
-            lanes[slot as usize] = [v; LANES];
-        }
-        let mut start = 0;
-        while start < n {
-            let width = LANES.min(n - start);
-            for (k, lane) in lanes.iter_mut().take(n_in).enumerate() {
-                for l in 0..width {
-                    lane[l] = points[(start + l) * n_in + k];
-                }
-            }
-            self.run_lanes(&mut lanes);
-            for (k, &slot) in self.outputs.iter().enumerate() {
-                let lane = &lanes[slot as usize];
-                for l in 0..width {
-                    out[(start + l) * n_out + k] = lane[l];
-                }
-            }
-            start += width;
+        // As many lanes as keep the slots within a few MiB of cache.
+        let per_lane = self.slots * std::mem::size_of::<f64>();
+        match (4 << 20) / per_lane.max(1) {
+            w if w >= LANES => self.batch::<LANES>(points, out, n),
+            w if w >= 8 => self.batch::<8>(points, out, n),
+            _ => self.batch::<2>(points, out, n),
         }
         Ok(())
     }
 
-    fn run_lanes(&self, s: &mut [[f64; LANES]]) {
-        for ins in &self.instrs {
-            let x = s[ins.a as usize];
-            let y = s[ins.b as usize];
-            s[ins.dst as usize] = match ins.op {
-                Op::Add => std::array::from_fn(|l| x[l] + y[l]),
-                Op::Sub => std::array::from_fn(|l| x[l] - y[l]),
-                Op::Mul => std::array::from_fn(|l| x[l] * y[l]),
-                Op::Div => std::array::from_fn(|l| x[l] / y[l]),
-                Op::Neg => std::array::from_fn(|l| -x[l]),
-                Op::Recip => std::array::from_fn(|l| 1.0 / x[l]),
-                Op::Sqrt => std::array::from_fn(|l| x[l].sqrt()),
-                op => std::array::from_fn(|l| apply(op, x[l], y[l])),
-            };
+    fn batch<const W: usize>(&self, points: &[f64], out: &mut [f64], n: usize) {
+        let (n_in, n_out) = (self.inputs, self.outputs.len());
+        let mut lanes: Vec<[f64; W]> = vec![[0.0; W]; self.slots];
+        for &(slot, v) in &self.consts {
+            lanes[slot as usize] = [v; W];
+        }
+        let mut start = 0;
+        while start < n {
+            let width = W.min(n - start);
+            for (k, lane) in lanes.iter_mut().take(n_in).enumerate() {
+                for (l, x) in lane.iter_mut().take(width).enumerate() {
+                    *x = points[(start + l) * n_in + k];
+                }
+            }
+            self.run_lanes(&mut lanes);
+            for l in 0..width {
+                let row = &mut out[(start + l) * n_out..(start + l + 1) * n_out];
+                for (o, &slot) in row.iter_mut().zip(&self.outputs) {
+                    *o = lanes[slot as usize][l];
+                }
+            }
+            start += width;
         }
     }
+
+    fn run_lanes<const W: usize>(&self, s: &mut [[f64; W]]) {
+        for ins in &self.instrs {
+            let (d, x, y) = split3(s, ins.dst as usize, ins.a as usize, ins.b as usize);
+            match ins.op {
+                Op::Add => lanes2(d, x, y, |a, b| a + b),
+                Op::Sub => lanes2(d, x, y, |a, b| a - b),
+                Op::Mul => lanes2(d, x, y, |a, b| a * b),
+                Op::Div => lanes2(d, x, y, |a, b| a / b),
+                Op::Neg => lanes2(d, x, y, |a, _| -a),
+                Op::Recip => lanes2(d, x, y, |a, _| 1.0 / a),
+                Op::Sqrt => lanes2(d, x, y, |a, _| a.sqrt()),
+                op => lanes2(d, x, y, |a, b| apply(op, a, b)),
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn lanes2<const W: usize>(
+    d: &mut [f64; W],
+    x: &[f64; W],
+    y: &[f64; W],
+    f: impl Fn(f64, f64) -> f64,
+) {
+    for l in 0..W {
+        d[l] = f(x[l], y[l]);
+    }
+}
+
+/// The destination slot mutably and the two operand slots shared. The compiler never
+/// gives an instruction a destination equal to an operand (see `compile::allocate`).
+#[inline(always)]
+fn split3<T>(s: &mut [T], d: usize, a: usize, b: usize) -> (&mut T, &T, &T) {
+    debug_assert!(d != a && d != b);
+    let (lo, rest) = s.split_at_mut(d);
+    let (dst, hi) = rest.split_at_mut(1);
+    let get = |i: usize| if i < d { &lo[i] } else { &hi[i - d - 1] };
+    (&mut dst[0], get(a), get(b))
 }

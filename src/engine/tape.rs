@@ -2,12 +2,13 @@
 //!
 //! Invariants (established by `compile`, relied on by `eval`): every slot index is below
 //! [`Tape::slots`]; slots `0..inputs` hold the inputs and are never written by an
-//! instruction; constant slots are never written either; an instruction reads its
-//! operands before writing its destination, which may be one of them.
+//! instruction; constant slots are never written either; an instruction's destination is
+//! never one of its operands.
 
 use super::func::Func;
 
-/// An instruction's operation. Unary operations ignore their second operand.
+/// An instruction's operation: one flat set, so evaluation dispatches once. Unary
+/// operations ignore their second operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     /// `a + b`.
@@ -26,19 +27,126 @@ pub enum Op {
     Sqrt,
     /// `a.powf(b)`.
     Powf,
-    /// `sigmoid(-a)`, stably (the `1/(1 + exp(u))` of a recognised shape).
-    SigmoidNeg,
-    /// A function of the language on `a` (and `b` for binary ones).
-    Call(Func),
+    /// `exp(-|a|)`: the one exponential that softplus and sigmoid of `a` share.
+    ExpNegAbs,
+    /// `softplus(a)` given `b = exp(-|a|)`: `max(a, 0) + ln_1p(b)`.
+    SoftplusE,
+    /// `softplus(-a)` given `b = exp(-|a|)`: `max(-a, 0) + ln_1p(b)`.
+    SoftplusNegE,
+    /// `sigmoid(a)` given `b = exp(-|a|)`.
+    SigmoidE,
+    /// `sigmoid(-a)` given `b = exp(-|a|)`.
+    SigmoidNegE,
+    /// A unary function of the language.
+    Exp,
+    /// `ln(a)`.
+    Ln,
+    /// `log2(a)`.
+    Log2,
+    /// `log10(a)`.
+    Log10,
+    /// `abs(a)`.
+    Abs,
+    /// `sign(a)`.
+    Sign,
+    /// `signum(a)`.
+    Signum,
+    /// `sin(a)`.
+    Sin,
+    /// `cos(a)`.
+    Cos,
+    /// `tan(a)`.
+    Tan,
+    /// `asin(a)`.
+    Asin,
+    /// `acos(a)`.
+    Acos,
+    /// `atan(a)`.
+    Atan,
+    /// `sinh(a)`.
+    Sinh,
+    /// `cosh(a)`.
+    Cosh,
+    /// `tanh(a)`.
+    Tanh,
+    /// `asinh(a)`.
+    Asinh,
+    /// `acosh(a)`.
+    Acosh,
+    /// `atanh(a)`.
+    Atanh,
+    /// `floor(a)`.
+    Floor,
+    /// `ceil(a)`.
+    Ceil,
+    /// `round(a)`.
+    Round,
+    /// `trunc(a)`.
+    Trunc,
+    /// `atan2(a, b)`.
+    Atan2,
+    /// `hypot(a, b)`.
+    Hypot,
+    /// `a % b`.
+    Rem,
+    /// `min(a, b)` (meval's NaN handling).
+    Min,
+    /// `max(a, b)` (meval's NaN handling).
+    Max,
 }
 
 impl Op {
+    /// The operation computing `f`. Sigmoid and softplus have no operation of their own:
+    /// the compiler lowers them to the shared-exponential forms.
+    pub fn of(f: Func) -> Op {
+        match f {
+            Func::Exp => Op::Exp,
+            Func::Ln => Op::Ln,
+            Func::Log2 => Op::Log2,
+            Func::Log10 => Op::Log10,
+            Func::Abs => Op::Abs,
+            Func::Sign => Op::Sign,
+            Func::Signum => Op::Signum,
+            Func::Sin => Op::Sin,
+            Func::Cos => Op::Cos,
+            Func::Tan => Op::Tan,
+            Func::Asin => Op::Asin,
+            Func::Acos => Op::Acos,
+            Func::Atan => Op::Atan,
+            Func::Sinh => Op::Sinh,
+            Func::Cosh => Op::Cosh,
+            Func::Tanh => Op::Tanh,
+            Func::Asinh => Op::Asinh,
+            Func::Acosh => Op::Acosh,
+            Func::Atanh => Op::Atanh,
+            Func::Sigmoid => Op::SigmoidE,
+            Func::Softplus => Op::SoftplusE,
+            Func::Floor => Op::Floor,
+            Func::Ceil => Op::Ceil,
+            Func::Round => Op::Round,
+            Func::Trunc => Op::Trunc,
+            Func::Atan2 => Op::Atan2,
+            Func::Hypot => Op::Hypot,
+            Func::Rem => Op::Rem,
+            Func::Min => Op::Min,
+            Func::Max => Op::Max,
+        }
+    }
+
+    /// The operation of the negated argument: `softplus(-a)` for `softplus(a)` and so on.
+    pub fn mirrored(self) -> Op {
+        match self {
+            Op::SoftplusE => Op::SoftplusNegE,
+            Op::SoftplusNegE => Op::SoftplusE,
+            Op::SigmoidE => Op::SigmoidNegE,
+            Op::SigmoidNegE => Op::SigmoidE,
+            other => other,
+        }
+    }
+
     /// Whether `a op b = b op a`, so hash-consing may order the operands.
     pub fn is_commutative(self) -> bool {
-        matches!(
-            self,
-            Op::Add | Op::Mul | Op::Call(Func::Min | Func::Max | Func::Hypot)
-        )
+        matches!(self, Op::Add | Op::Mul | Op::Min | Op::Max | Op::Hypot)
     }
 }
 
@@ -75,7 +183,12 @@ impl Tape {
     ) -> Tape {
         debug_assert!(instrs.iter().all(|i| {
             let s = slots as u32;
-            i.dst < s && i.a < s && i.b < s && i.dst >= inputs as u32
+            i.dst < s
+                && i.a < s
+                && i.b < s
+                && i.dst >= inputs as u32
+                && i.dst != i.a
+                && i.dst != i.b
         }));
         debug_assert!(outputs.iter().all(|&o| (o as usize) < slots));
         Tape {

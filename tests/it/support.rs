@@ -247,7 +247,17 @@ fn unary<T: Scalar>(f: Func, a: T) -> T {
                 s * (1.0 - s)
             },
         ),
-        Func::Softplus => a.lift(|x| (1.0 + x.exp()).ln(), |x| 1.0 / (1.0 + (-x).exp())),
+        // ln(1 + e^x) without overflow: x + ln(1 + e^-x) for positive x.
+        Func::Softplus => a.lift(
+            |x| {
+                if x > 0.0 {
+                    x + (-x).exp().ln_1p()
+                } else {
+                    x.exp().ln_1p()
+                }
+            },
+            |x| 1.0 / (1.0 + (-x).exp()),
+        ),
         Func::Floor => a.lift(f64::floor, |_| 0.0),
         Func::Ceil => a.lift(f64::ceil, |_| 0.0),
         Func::Round => a.lift(f64::round, |_| 0.0),

@@ -17,8 +17,6 @@
 //!
 //! These identities assume finite inputs; they never change a value that is defined.
 
-use std::collections::HashMap;
-
 use super::{Constant, ExprId, Node, Pool};
 use crate::engine::func::Func;
 
@@ -66,34 +64,41 @@ impl Pool {
 
     /// The sum of `terms` (0 when empty).
     pub fn add(&mut self, terms: &[ExprId]) -> ExprId {
+        if let [one] = terms {
+            return *one; // a node is canonical already
+        }
         let mut consts: Vec<f64> = Vec::new();
-        let mut rests: Vec<ExprId> = Vec::new();
-        let mut coeffs: HashMap<ExprId, f64> = HashMap::new();
-        let mut push = |pool: &mut Pool, t: ExprId| match pool.node(t).as_num() {
-            Some(v) => consts.push(v),
-            None => {
-                let (c, rest) = pool.split_coeff(t);
-                match coeffs.get_mut(&rest) {
-                    Some(acc) => *acc += c,
-                    None => {
-                        coeffs.insert(rest, c);
-                        rests.push(rest);
+        // (key of the term without its coefficient, the term, its coefficient)
+        let mut items: Vec<(u64, ExprId, f64)> = Vec::with_capacity(terms.len());
+        for &t in terms {
+            match self.node(t) {
+                Node::Add(xs) => {
+                    for &x in xs.iter() {
+                        self.gather_term(x, &mut consts, &mut items);
                     }
                 }
-            }
-        };
-        for &t in terms {
-            if let Node::Add(xs) = self.node(t) {
-                for x in xs.clone().iter() {
-                    push(self, *x);
-                }
-            } else {
-                push(self, t);
+                _ => self.gather_term(t, &mut consts, &mut items),
             }
         }
-        let mut out = Vec::with_capacity(rests.len() + 1);
-        for rest in rests {
-            let c = coeffs.get(&rest).copied().unwrap_or(1.0);
+        items.sort_by_key(|&(key, t, _)| (key, t));
+        let mut out = Vec::with_capacity(items.len() + 1);
+        let mut i = 0;
+        while i < items.len() {
+            let (key, first, mut c) = items[i];
+            let mut j = i + 1;
+            let mut merged = false;
+            while j < items.len() && items[j].0 == key && self.same_rest(first, items[j].1) {
+                c += items[j].2;
+                merged = true;
+                j += 1;
+            }
+            // Equal keys with different rests (a hash collision) are left as they are.
+            i = j;
+            if !merged {
+                out.push(first); // already canonical
+                continue;
+            }
+            let rest = self.rest_of(first);
             if c == 0.0 && self.meta(rest).entire {
                 continue;
             }
@@ -109,10 +114,8 @@ impl Pool {
         } else if csum != 0.0 || (out.is_empty() && !consts.is_empty()) {
             out.push(self.num(csum));
         }
-        if out.is_empty() {
-            return self.num(0.0);
-        }
         match out.len() {
+            0 => self.num(0.0),
             1 => out[0],
             _ => {
                 self.sort_by_hash(&mut out);
@@ -121,63 +124,127 @@ impl Pool {
         }
     }
 
-    /// Splits a non-numeric term into its numeric coefficient and the rest.
-    fn split_coeff(&mut self, t: ExprId) -> (f64, ExprId) {
-        if let Node::Mul(xs) = self.node(t) {
-            if let Some(c) = self.node(xs[0]).as_num() {
-                let rest = if xs.len() == 2 {
-                    xs[1]
-                } else {
-                    let rest: Box<[ExprId]> = xs[1..].into();
-                    self.intern(Node::Mul(rest))
-                };
-                return (c, rest);
-            }
+    /// Records a term of a sum: numbers apart, others with their coefficient and the key
+    /// (structural hash) of the rest.
+    fn gather_term(&self, t: ExprId, consts: &mut Vec<f64>, items: &mut Vec<(u64, ExprId, f64)>) {
+        if let Some(v) = self.node(t).as_num() {
+            consts.push(v);
+            return;
         }
-        (1.0, t)
+        let (c, rest): (f64, &[ExprId]) = match self.node(t) {
+            Node::Mul(xs) => match self.node(xs[0]).as_num() {
+                Some(c) => (c, &xs[1..]),
+                None => (1.0, &xs[..]),
+            },
+            _ => (1.0, std::slice::from_ref(&t)),
+        };
+        let key = match rest {
+            [one] => self.hash(*one),
+            many => many.iter().fold(0x6d75_6c00, |h, &f| {
+                (h ^ self.hash(f))
+                    .rotate_left(23)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            }),
+        };
+        items.push((key, t, c));
+    }
+
+    /// The factors of a term other than its numeric coefficient.
+    fn rest_factors(&self, t: &ExprId) -> Vec<ExprId> {
+        match self.node(*t) {
+            Node::Mul(xs) => match self.node(xs[0]).as_num() {
+                Some(_) => xs[1..].to_vec(),
+                None => xs.to_vec(),
+            },
+            _ => vec![*t],
+        }
+    }
+
+    fn same_rest(&self, a: ExprId, b: ExprId) -> bool {
+        self.rest_factors(&a) == self.rest_factors(&b)
+    }
+
+    /// The term without its numeric coefficient, as a node.
+    fn rest_of(&mut self, t: ExprId) -> ExprId {
+        match self.rest_factors(&t).as_slice() {
+            [one] => *one,
+            // Already sorted and flat: a product without a coefficient.
+            many => self.intern(Node::Mul(many.into())),
+        }
+    }
+
+    /// The product `id` (a product node) without its factor number `i`: the partial
+    /// derivative of a product by one of its factors. A canonical product less one factor
+    /// is canonical already (sorted, flat, no coefficient beside a sum), so this is a copy,
+    /// not a new canonicalisation: linear in the factors, where `mul` would sort them.
+    pub fn without_factor(&mut self, id: ExprId, i: usize) -> ExprId {
+        let Node::Mul(xs) = self.node(id) else {
+            return self.num(1.0);
+        };
+        let coeff = self.node(xs[0]).as_num();
+        let rest: Vec<ExprId> = xs
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, &x)| x)
+            .collect();
+        if coeff == Some(0.0)
+            || matches!(rest.first().map(|&f| self.node(f)), Some(Node::Num(_))) && rest.len() == 1
+        {
+            // `0*...` may fold once a non-entire factor is gone; a lone coefficient is a
+            // number: let the full constructor decide.
+            return self.mul(&rest);
+        }
+        match rest.as_slice() {
+            [] => self.num(1.0),
+            [one] => *one,
+            _ => self.intern(Node::Mul(rest.into_boxed_slice())),
+        }
     }
 
     /// The product of `factors` (1 when empty).
     pub fn mul(&mut self, factors: &[ExprId]) -> ExprId {
+        if let [one] = factors {
+            return *one;
+        }
         let mut coeff = 1.0f64;
-        let mut bases: Vec<(ExprId, Vec<ExprId>)> = Vec::new();
-        let mut seen: HashMap<ExprId, usize> = HashMap::new();
+        // (base, exponent, the factor itself)
+        let mut items: Vec<(ExprId, ExprId, ExprId)> = Vec::with_capacity(factors.len());
         let one = self.num(1.0);
-        let mut push = |pool: &Pool, f: ExprId, coeff: &mut f64| {
-            if let Some(v) = pool.node(f).as_num() {
-                *coeff *= v;
-                return;
-            }
-            let (b, e) = match pool.node(f) {
-                Node::Pow([b, e]) => (*b, *e),
-                _ => (f, one),
-            };
-            match seen.get(&b) {
-                Some(&i) => bases[i].1.push(e),
-                None => {
-                    seen.insert(b, bases.len());
-                    bases.push((b, vec![e]));
-                }
-            }
+        let mut gather = |pool: &Pool, f: ExprId, coeff: &mut f64| match pool.node(f) {
+            Node::Num(_) => *coeff *= pool.node(f).as_num().unwrap_or(1.0),
+            &Node::Pow([b, e]) => items.push((b, e, f)),
+            _ => items.push((f, one, f)),
         };
         for &f in factors {
-            if let Node::Mul(xs) = self.node(f) {
-                for x in xs.clone().iter() {
-                    push(self, *x, &mut coeff);
+            match self.node(f) {
+                Node::Mul(xs) => {
+                    for &x in xs.iter() {
+                        gather(self, x, &mut coeff);
+                    }
                 }
-            } else {
-                push(self, f, &mut coeff);
+                _ => gather(self, f, &mut coeff),
             }
         }
-        let mut out: Vec<ExprId> = Vec::with_capacity(bases.len() + 1);
+        items.sort_by_key(|&(b, _, f)| (b, f));
+        let mut out: Vec<ExprId> = Vec::with_capacity(items.len() + 1);
         let mut regroup = false;
-        for (b, exps) in bases {
-            let e = if exps.len() == 1 {
-                exps[0]
-            } else {
-                self.add(&exps)
-            };
-            let p = self.pow(b, e);
+        let mut i = 0;
+        while i < items.len() {
+            let base = items[i].0;
+            let mut j = i + 1;
+            while j < items.len() && items[j].0 == base {
+                j += 1;
+            }
+            if j == i + 1 {
+                out.push(items[i].2); // a base seen once: the factor as it is
+                i = j;
+                continue;
+            }
+            let exps: Vec<ExprId> = items[i..j].iter().map(|&(_, e, _)| e).collect();
+            i = j;
+            let e = self.add(&exps);
+            let p = self.pow(base, e);
             match self.node(p) {
                 Node::Num(_) => coeff *= self.node(p).as_num().unwrap_or(1.0),
                 // `(sqrt(x*y))^2` is `x*y`: its factors may share bases with others.

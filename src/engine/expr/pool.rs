@@ -1,6 +1,7 @@
 //! The pool: node storage, hash-consing, symbols and per-node facts.
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Index;
 
 use super::{Constant, ExprId, Node, Shape, SymbolId};
@@ -28,7 +29,9 @@ pub(crate) struct Meta {
 pub struct Pool {
     nodes: Vec<Node>,
     meta: Vec<Meta>,
-    index: HashMap<Node, ExprId>,
+    /// Hash-consing: the ids of the nodes, hashed by their structural hash, so a node is
+    /// stored once (in `nodes`) and growing the table rehashes nothing.
+    index: HashTable<ExprId>,
     symbols: Vec<Box<str>>,
     symbol_index: HashMap<Box<str>, SymbolId>,
 }
@@ -82,7 +85,7 @@ impl Pool {
     /// The symbol node named `name`, if the pool has one.
     pub fn find_symbol(&self, name: &str) -> Option<ExprId> {
         let s = *self.symbol_index.get(name)?;
-        self.index.get(&Node::Sym(s)).copied()
+        self.lookup(&Node::Sym(s), self.compute_meta(&Node::Sym(s)).hash)
     }
 
     /// The symbol node named `name`, made if new.
@@ -140,7 +143,8 @@ impl Pool {
     /// Adds `node` unless an equal node exists; returns its id. Callers make `node`
     /// canonical first: this only hash-conses.
     pub(crate) fn intern(&mut self, node: Node) -> ExprId {
-        if let Some(&id) = self.index.get(&node) {
+        let meta = self.compute_meta(&node);
+        if let Some(id) = self.lookup(&node, meta.hash) {
             return id;
         }
         let id = ExprId(self.nodes.len() as u32);
@@ -149,11 +153,18 @@ impl Pool {
             "children come before parents"
         );
         debug_assert!(node.as_num().is_none_or(|v| !v.is_nan()), "no NaN numbers");
-        let meta = self.compute_meta(&node);
-        self.nodes.push(node.clone());
+        self.nodes.push(node);
         self.meta.push(meta);
-        self.index.insert(node, id);
+        let metas = &self.meta;
+        self.index
+            .insert_unique(meta.hash, id, |&other| metas[other.index()].hash);
         id
+    }
+
+    fn lookup(&self, node: &Node, hash: u64) -> Option<ExprId> {
+        self.index
+            .find(hash, |&id| self.nodes[id.index()] == *node)
+            .copied()
     }
 
     fn compute_meta(&self, node: &Node) -> Meta {

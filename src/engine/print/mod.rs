@@ -11,7 +11,7 @@
 mod latex;
 mod text;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 pub use latex::Latex;
 pub use text::Text;
@@ -95,7 +95,7 @@ impl<'p, S: Style> Printer<'p, S> {
         Printer {
             pool,
             style,
-            done: HashMap::new(),
+            done: HashMap::default(),
         }
     }
 
