@@ -102,9 +102,10 @@ impl Tape {
     ) -> Result<(), LengthMismatch> {
         check(self.inputs, inputs.len())?;
         check(self.outputs.len(), out.len())?;
-        scratch.clear();
+        // Every slot an instruction reads is an input, a constant or written before: what
+        // the scratch held before does not matter, so it is not cleared.
         scratch.resize(self.slots, 0.0);
-        let s = scratch.as_mut_slice();
+        let s = &mut scratch[..self.slots];
         s[..self.inputs].copy_from_slice(inputs);
         for &(slot, v) in &self.consts {
             s[slot as usize] = v;
