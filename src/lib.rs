@@ -2,7 +2,14 @@
 //!
 //! # Layout
 //! - [`engine`]: parse, canonicalise, differentiate, print, compile and evaluate
-//!   expressions; sans-IO, synchronous, no HTTP inside.
+//!   expressions; sans-IO, synchronous, no HTTP inside;
+//! - [`service`]: between HTTP and the engine: programs from requests, the cache,
+//!   points as JSON, the error type;
+//! - [`http`]: routes, extractors, problem+json errors, middleware; `http::app` is the
+//!   router;
+//! - [`config`]: every setting and limit;
+//! - [`metrics`]: Prometheus counters and histograms;
+//! - [`serve`]: run the router on a listener until a shutdown future resolves.
 //!
 //! # The engine in five lines
 //!
@@ -18,4 +25,24 @@
 //! assert_eq!(tape.eval(&[2.0, 0.0]).unwrap(), vec![0.0, 2.0]);
 //! ```
 
+pub mod config;
 pub mod engine;
+pub mod http;
+pub mod metrics;
+pub mod service;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+/// Serves `state`'s router on `listener` until `shutdown` resolves, then lets requests
+/// in flight finish. Tests pass their own listener (port 0) and shutdown future.
+pub async fn serve(
+    listener: TcpListener,
+    state: http::AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,109 @@
+//! Configuration: every limit of the service, named, documented, and set by an
+//! environment variable or the command-line flag of the same meaning.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, ValueEnum};
+
+use crate::engine::parse::ParseOptions;
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The service's configuration. The defaults serve a classroom from a laptop without
+/// tuning.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "nabla",
+    version,
+    about = "Serves gradients, Jacobians and Hessians over HTTP"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "NABLA_ADDR", default_value = "0.0.0.0:8080")]
+    pub addr: SocketAddr,
+
+    /// Memory the cache of compiled programs may hold, in bytes (programs are weighed by
+    /// their size, so this bounds memory, not only entries).
+    #[arg(long, env = "NABLA_CACHE_CAPACITY", default_value_t = 256 * 1024 * 1024)]
+    pub cache_capacity: u64,
+
+    /// Largest request body, in bytes; larger ones get 413 `payload_too_large`.
+    #[arg(long, env = "NABLA_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Longest expression, in bytes.
+    #[arg(long, env = "NABLA_MAX_EXPRESSION_BYTES", default_value_t = 256 * 1024)]
+    pub max_expression_bytes: usize,
+
+    /// Deepest nesting of parentheses, calls, signs and powers in an expression. It
+    /// bounds the parser's recursion, so it also keeps the stack safe.
+    #[arg(long, env = "NABLA_MAX_DEPTH", default_value_t = 200)]
+    pub max_depth: usize,
+
+    /// Most expression nodes a request may build, derivatives included: the work and
+    /// memory of one compilation.
+    #[arg(long, env = "NABLA_MAX_NODES", default_value_t = 2_000_000)]
+    pub max_nodes: usize,
+
+    /// Most instructions of a compiled derivative program.
+    #[arg(
+        long,
+        env = "NABLA_MAX_PROGRAM_INSTRUCTIONS",
+        default_value_t = 2_000_000
+    )]
+    pub max_program_instructions: usize,
+
+    /// Largest symbolic answer, as the size of its expression tree: printing costs that.
+    #[arg(long, env = "NABLA_MAX_SYMBOLIC_NODES", default_value_t = 200_000)]
+    pub max_symbolic_nodes: u64,
+
+    /// Most points in one batch (`points`).
+    #[arg(long, env = "NABLA_MAX_POINTS", default_value_t = 100_000)]
+    pub max_points: usize,
+
+    /// Longest a compute request may take before it is answered `limit_exceeded`.
+    #[arg(long, env = "NABLA_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+
+    /// Most compute requests in flight at once; more get 503 `overloaded`.
+    #[arg(long, env = "NABLA_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+
+    /// A tracing filter, e.g. `info` or `nabla=debug,tower_http=info`.
+    #[arg(long, env = "NABLA_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log format.
+    #[arg(long, env = "NABLA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Check that a server answers on `--addr` (its `/healthz`), then exit: 0 if it does.
+    /// For a container's HEALTHCHECK, where there is no curl.
+    #[arg(long)]
+    pub healthcheck: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The same defaults as the command line with no flags and no environment.
+        Config::parse_from(["nabla"])
+    }
+}
+
+impl Config {
+    /// The parser's limits.
+    pub fn parse_options(&self) -> ParseOptions {
+        ParseOptions {
+            max_depth: self.max_depth,
+            max_bytes: self.max_expression_bytes,
+        }
+    }
+}

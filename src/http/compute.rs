@@ -1,0 +1,340 @@
+//! `POST /v1/gradient`, `/v1/jacobian` and `/v1/hessian`: values and derivatives at
+//! points, from a cached compiled program.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::extract::ApiJson;
+use super::AppState;
+use crate::service::points::{self, number, shaped, shaped_numbers, Layout};
+use crate::service::program::{prepare, Kind, Program, Spec};
+use crate::service::ApiError;
+
+/// The body of the compute endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeRequest {
+    /// The expression (gradient, Hessian; or a single one for the Jacobian).
+    pub expression: Option<String>,
+    /// The expressions (Jacobian).
+    pub expressions: Option<Vec<String>>,
+    /// What to differentiate with respect to, in the order of the answer.
+    pub variables: Option<Vec<String>>,
+    /// Values of symbols held constant, shared by every point.
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+    /// One point.
+    pub point: Option<Value>,
+    /// A batch of points.
+    pub points: Option<Vec<Value>>,
+    /// Also answer the symbolic derivatives.
+    #[serde(default)]
+    pub symbolic: bool,
+}
+
+/// `POST /v1/gradient`.
+pub async fn gradient(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ComputeRequest>,
+) -> Response {
+    respond(state, Kind::Gradient, req).await
+}
+
+/// `POST /v1/jacobian`.
+pub async fn jacobian(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ComputeRequest>,
+) -> Response {
+    respond(state, Kind::Jacobian, req).await
+}
+
+/// `POST /v1/hessian`.
+pub async fn hessian(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ComputeRequest>,
+) -> Response {
+    respond(state, Kind::Hessian, req).await
+}
+
+async fn respond(state: AppState, kind: Kind, req: ComputeRequest) -> Response {
+    let limit = Duration::from_millis(state.config.request_timeout_ms);
+    let answer = tokio::time::timeout(limit, compute(state.clone(), kind, req)).await;
+    match answer {
+        Ok(Ok((body, hit))) => with_cache_header(Json(body).into_response(), hit),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::limit_exceeded(
+            "request_timeout_ms",
+            format!(
+                "the request took longer than {} ms",
+                state.config.request_timeout_ms
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Adds `x-cache: hit|miss`.
+pub fn with_cache_header(mut response: Response, hit: bool) -> Response {
+    let v = if hit { "hit" } else { "miss" };
+    response
+        .headers_mut()
+        .insert("x-cache", HeaderValue::from_static(v));
+    response
+}
+
+/// The expressions of a request, by endpoint.
+fn expressions(
+    kind: Kind,
+    one: Option<String>,
+    many: Option<Vec<String>>,
+) -> Result<Vec<String>, ApiError> {
+    match (kind, one, many) {
+        (_, Some(_), Some(_)) => Err(ApiError::invalid_request(
+            "give 'expression' or 'expressions', not both",
+        )),
+        (_, Some(e), None) => Ok(vec![e]),
+        (Kind::Jacobian | Kind::Differentiate(_), None, Some(es)) => Ok(es),
+        (_, None, Some(_)) => Err(ApiError::invalid_request(
+            "this endpoint takes one 'expression'; for several, use /v1/jacobian",
+        )),
+        (_, None, None) => Err(ApiError::invalid_request("missing field 'expression'")),
+    }
+}
+
+/// The program for a request, from the cache or compiled off the async runtime.
+pub async fn program(state: &AppState, spec: Spec<'_>) -> Result<(Arc<Program>, bool), ApiError> {
+    let prepared = prepare(spec, &state.config)?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || st.cache.get_or_build(prepared, &st.config, &st.metrics))
+        .await
+        .map_err(|e| ApiError::internal(format!("the compile task failed: {e}")))?
+}
+
+async fn compute(
+    state: AppState,
+    kind: Kind,
+    req: ComputeRequest,
+) -> Result<(Value, bool), ApiError> {
+    let exprs = expressions(kind, req.expression, req.expressions)?;
+    let (pts, batch) = match (req.point, req.points) {
+        (Some(p), None) => (vec![p], false),
+        (None, Some(ps)) => (ps, true),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "give 'point' or 'points', not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_request(
+                "missing field 'point' (or 'points')",
+            ))
+        }
+    };
+    if pts.len() > state.config.max_points {
+        return Err(ApiError::limit_exceeded(
+            "max_points",
+            format!(
+                "{} points, over the limit of {}",
+                pts.len(),
+                state.config.max_points
+            ),
+        ));
+    }
+    let mut params: Vec<(String, f64)> = Vec::with_capacity(req.parameters.len());
+    for (name, v) in &req.parameters {
+        let x = points::read_number(v).ok_or_else(|| {
+            ApiError::invalid_request(format!("parameter {name:?} is not a number: {v}"))
+        })?;
+        params.push((name.clone(), x));
+    }
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
+    let layout = match pts.first() {
+        Some(p) => points::layout(p, req.variables.is_some())?,
+        None => Layout::Object,
+    };
+    let spec = Spec {
+        kind,
+        expressions: &exprs,
+        variables: req.variables.as_deref(),
+        parameters: &names,
+    };
+    let (program, hit) = program(&state, spec).await?;
+    let tape = program
+        .tape
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("a compute program without a tape"))?;
+    let mut inputs = Vec::with_capacity(pts.len() * tape.inputs());
+    for (i, p) in pts.iter().enumerate() {
+        points::read_point(
+            p,
+            layout,
+            &program.variables,
+            batch.then_some(i),
+            &mut inputs,
+        )?;
+        inputs.extend(params.iter().map(|(_, x)| x));
+    }
+    let n_out = tape.outputs();
+    let out = if pts.len() * tape.len() > 1_000_000 {
+        // A large batch: evaluate off the async runtime.
+        let program = program.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = vec![
+                0.0;
+                inputs.len() / program.tape.as_ref().map_or(1, |t| t.inputs().max(1))
+                    * n_out
+            ];
+            program
+                .tape
+                .as_ref()
+                .map(|t| t.eval_batch(&inputs, &mut out))
+                .transpose()
+                .map(|_| out)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("the evaluation task failed: {e}")))?
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    } else {
+        let mut out = vec![0.0; pts.len() * n_out];
+        tape.eval_batch(&inputs, &mut out)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        out
+    };
+    let mut body = Map::new();
+    body.insert("variables".into(), Value::from(program.variables.clone()));
+    let answers: Vec<Answer> = out
+        .chunks(n_out.max(1))
+        .take(pts.len())
+        .map(|o| answer(&program, o, layout))
+        .collect();
+    for &(field, plural) in fields(kind) {
+        if batch {
+            let all: Vec<Value> = answers.iter().map(|a| a.get(field)).collect();
+            body.insert(plural.into(), Value::Array(all));
+        } else if let Some(a) = answers.first() {
+            body.insert(field.into(), a.get(field));
+        }
+    }
+    if req.symbolic {
+        body.insert("symbolic".into(), symbolic(&state, &program, kind, layout)?);
+    }
+    Ok((Value::Object(body), hit))
+}
+
+/// The answer's fields and their batch names, by endpoint.
+fn fields(kind: Kind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        Kind::Jacobian => &[("value", "values"), ("jacobian", "jacobians")],
+        Kind::Hessian => &[
+            ("value", "values"),
+            ("gradient", "gradients"),
+            ("hessian", "hessians"),
+        ],
+        _ => &[("value", "values"), ("gradient", "gradients")],
+    }
+}
+
+/// One point's answer.
+struct Answer(Map<String, Value>);
+
+impl Answer {
+    fn get(&self, field: &str) -> Value {
+        self.0.get(field).cloned().unwrap_or(Value::Null)
+    }
+}
+
+/// Splits one point's outputs (values, gradient rows, Hessian rows) into fields.
+fn answer(program: &Program, out: &[f64], layout: Layout) -> Answer {
+    let vars = &program.variables;
+    let n = vars.len();
+    let m = program.outputs;
+    let rows: Vec<Value> = (0..m)
+        .map(|i| {
+            shaped_numbers(
+                out.get(m + i * n..m + (i + 1) * n).unwrap_or(&[]),
+                vars,
+                layout,
+            )
+        })
+        .collect();
+    let mut a = Map::new();
+    match program.kind {
+        Kind::Jacobian => {
+            a.insert(
+                "value".into(),
+                Value::Array(out[..m.min(out.len())].iter().map(|&v| number(v)).collect()),
+            );
+            a.insert("jacobian".into(), Value::Array(rows));
+        }
+        _ => {
+            a.insert(
+                "value".into(),
+                number(out.first().copied().unwrap_or(f64::NAN)),
+            );
+            a.insert(
+                "gradient".into(),
+                rows.into_iter().next().unwrap_or(Value::Null),
+            );
+            if program.kind == Kind::Hessian {
+                let base = m + m * n;
+                let h: Vec<Value> = (0..n)
+                    .map(|i| {
+                        shaped_numbers(
+                            out.get(base + i * n..base + (i + 1) * n).unwrap_or(&[]),
+                            vars,
+                            layout,
+                        )
+                    })
+                    .collect();
+                a.insert("hessian".into(), shaped(&h, vars, layout));
+            }
+        }
+    }
+    Answer(a)
+}
+
+/// The `symbolic` field: the expressions and derivatives as text, shaped like the answer.
+fn symbolic(
+    state: &AppState,
+    program: &Program,
+    kind: Kind,
+    layout: Layout,
+) -> Result<Value, ApiError> {
+    let s = program.symbolic(false, &state.config)?;
+    let vars = &program.variables;
+    let mut m = Map::new();
+    let rows: Vec<Value> = s
+        .gradients
+        .iter()
+        .map(|g| shaped(g, vars, layout))
+        .collect();
+    match kind {
+        Kind::Jacobian => {
+            m.insert("value".into(), Value::from(s.values));
+            m.insert("jacobian".into(), Value::Array(rows));
+        }
+        _ => {
+            m.insert(
+                "value".into(),
+                s.values.into_iter().next().map_or(Value::Null, Value::from),
+            );
+            m.insert(
+                "gradient".into(),
+                rows.into_iter().next().unwrap_or(Value::Null),
+            );
+            if kind == Kind::Hessian {
+                let h: Vec<Value> = s.hessian.iter().map(|r| shaped(r, vars, layout)).collect();
+                m.insert("hessian".into(), shaped(&h, vars, layout));
+            }
+        }
+    }
+    Ok(Value::Object(m))
+}

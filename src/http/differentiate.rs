@@ -1,0 +1,131 @@
+//! `POST /v1/differentiate`: symbolic derivatives as text and LaTeX, no point.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::compute::{program, with_cache_header};
+use super::extract::ApiJson;
+use super::AppState;
+use crate::service::points::{shaped, Layout};
+use crate::service::program::{Kind, Spec, Symbolic};
+use crate::service::ApiError;
+
+/// The body of `/v1/differentiate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DifferentiateRequest {
+    /// One expression.
+    pub expression: Option<String>,
+    /// Several expressions (a Jacobian).
+    pub expressions: Option<Vec<String>>,
+    /// What to differentiate with respect to; other free symbols are held constant.
+    pub variables: Option<Vec<String>>,
+    /// Symbols held constant (their values do not matter here).
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+    /// 1 (gradient or Jacobian) or 2 (also the Hessian).
+    pub order: Option<Value>,
+}
+
+/// `POST /v1/differentiate`.
+pub async fn differentiate(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<DifferentiateRequest>,
+) -> Response {
+    let limit = Duration::from_millis(state.config.request_timeout_ms);
+    match tokio::time::timeout(limit, answer(state.clone(), req)).await {
+        Ok(Ok((body, hit))) => with_cache_header(Json(body).into_response(), hit),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::limit_exceeded(
+            "request_timeout_ms",
+            format!(
+                "the request took longer than {} ms",
+                state.config.request_timeout_ms
+            ),
+        )
+        .into_response(),
+    }
+}
+
+async fn answer(state: AppState, req: DifferentiateRequest) -> Result<(Value, bool), ApiError> {
+    let order = match &req.order {
+        None => 1,
+        Some(v) => match v.as_u64() {
+            Some(1) => 1,
+            Some(2) => 2,
+            _ => {
+                return Err(ApiError::invalid_request(format!(
+                    "unknown order {v}: 'order' is 1 (gradient) or 2 (also the Hessian)"
+                )))
+            }
+        },
+    };
+    let several = req.expressions.is_some();
+    let exprs = match (req.expression, req.expressions) {
+        (Some(e), None) => vec![e],
+        (None, Some(es)) => es,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "give 'expression' or 'expressions', not both",
+            ))
+        }
+        (None, None) => return Err(ApiError::invalid_request("missing field 'expression'")),
+    };
+    if several && order == 2 {
+        return Err(ApiError::invalid_request(
+            "order 2 (the Hessian) takes one 'expression'",
+        ));
+    }
+    let mut params: Vec<String> = req.parameters.keys().cloned().collect();
+    params.sort();
+    let spec = Spec {
+        kind: Kind::Differentiate(order),
+        expressions: &exprs,
+        variables: req.variables.as_deref(),
+        parameters: &params,
+    };
+    let (program, hit) = program(&state, spec).await?;
+    let text = program.symbolic(false, &state.config)?;
+    let latex = program.symbolic(true, &state.config)?;
+    let vars = &program.variables;
+    let mut body = fields(&text, vars, several);
+    body.insert("variables".into(), Value::from(vars.clone()));
+    body.insert("latex".into(), Value::Object(fields(&latex, vars, several)));
+    Ok((Value::Object(body), hit))
+}
+
+fn fields(s: &Symbolic, vars: &[String], several: bool) -> Map<String, Value> {
+    let rows: Vec<Value> = s
+        .gradients
+        .iter()
+        .map(|g| shaped(g, vars, Layout::Object))
+        .collect();
+    let mut m = Map::new();
+    if several {
+        m.insert("expressions".into(), Value::from(s.values.clone()));
+        m.insert("jacobian".into(), Value::Array(rows));
+    } else {
+        m.insert(
+            "expression".into(),
+            s.values.first().cloned().map_or(Value::Null, Value::from),
+        );
+        m.insert(
+            "gradient".into(),
+            rows.into_iter().next().unwrap_or(Value::Null),
+        );
+        if !s.hessian.is_empty() {
+            let h: Vec<Value> = s
+                .hessian
+                .iter()
+                .map(|r| shaped(r, vars, Layout::Object))
+                .collect();
+            m.insert("hessian".into(), shaped(&h, vars, Layout::Object));
+        }
+    }
+    m
+}

@@ -1,0 +1,63 @@
+//! The JSON extractor: like `axum::Json`, but every rejection is one of our problems
+//! (`unsupported_media_type`, `payload_too_large`, `malformed_json`, `invalid_request`),
+//! so no framework text reaches a client.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use super::AppState;
+use crate::service::ApiError;
+
+/// A JSON body deserialised into `T`.
+pub struct ApiJson<T>(pub T);
+
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !is_json(content_type) {
+            let got = if content_type.is_empty() {
+                "no Content-Type"
+            } else {
+                content_type
+            };
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body must be JSON with 'Content-Type: application/json', not {got}"
+            )));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large(state.config.max_body_bytes)
+            } else {
+                ApiError::malformed_json(format!("the body could not be read: {e}"))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| match e.classify() {
+                Category::Data => ApiError::invalid_request(e.to_string()),
+                Category::Syntax | Category::Eof | Category::Io => {
+                    ApiError::malformed_json(format!("the body is not valid JSON: {e}"))
+                }
+            })
+    }
+}

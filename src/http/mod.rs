@@ -1,0 +1,121 @@
+//! The HTTP layer: routes, extractors, errors and middleware. Handlers are thin: they
+//! read the request, call the service layer, and shape the answer.
+
+pub mod compute;
+pub mod differentiate;
+pub mod error;
+pub mod extract;
+pub mod meta;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::service::{ApiError, ProgramCache};
+
+/// What every handler shares.
+pub struct Shared {
+    /// The configuration, limits included.
+    pub config: Config,
+    /// Compiled programs.
+    pub cache: ProgramCache,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Metrics,
+    /// Permits for compute requests in flight; none left means 503 `overloaded`. A
+    /// tokio semaphore because a permit is held across awaits.
+    pub in_flight: Arc<Semaphore>,
+}
+
+/// The handlers' state: cheap to clone.
+pub type AppState = Arc<Shared>;
+
+/// The state for `config`.
+pub fn state(config: Config) -> AppState {
+    Arc::new(Shared {
+        cache: ProgramCache::new(config.cache_capacity),
+        metrics: Metrics::default(),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+        config,
+    })
+}
+
+/// Every route of the service, as `(method, path)`: the OpenAPI test checks the document
+/// against this list and the list against the router.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/gradient"),
+    ("POST", "/v1/jacobian"),
+    ("POST", "/v1/hessian"),
+    ("POST", "/v1/differentiate"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
+/// The service's router: the test seam.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/gradient", post(compute::gradient))
+        .route("/v1/jacobian", post(compute::jacobian))
+        .route("/v1/hessian", post(compute::hessian))
+        .route("/v1/differentiate", post(differentiate::differentiate))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit_in_flight,
+        ))
+        .route("/healthz", get(meta::healthz))
+        .route("/metrics", get(meta::metrics))
+        .route("/openapi.json", get(meta::openapi))
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("the server hit a bug; it has been logged").into_response()
+            },
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+/// Answers 503 `overloaded` when `max_in_flight` compute requests are already running.
+async fn limit_in_flight(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match state.in_flight.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let response = next.run(req).await;
+            drop(permit);
+            response
+        }
+        Err(_) => ApiError::overloaded().into_response(),
+    }
+}
+
+/// Counts and logs every request.
+async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let elapsed = start.elapsed();
+    state.metrics.record_request(&route, status, elapsed);
+    if status >= 500 {
+        tracing::error!(%method, %path, status, micros = elapsed.as_micros() as u64, "request");
+    } else {
+        tracing::info!(%method, %path, status, micros = elapsed.as_micros() as u64, "request");
+    }
+    response
+}

@@ -1,0 +1,11 @@
+//! The service layer between HTTP and the engine: reading a request's expressions and
+//! points, building programs through the cache, and the error type every request path
+//! answers with. It knows JSON values (points) but nothing of axum.
+
+pub mod cache;
+pub mod error;
+pub mod points;
+pub mod program;
+
+pub use cache::ProgramCache;
+pub use error::ApiError;

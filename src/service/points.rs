@@ -1,0 +1,145 @@
+//! Points and numbers as JSON: the answer has the shape of the question.
+//!
+//! A point is an object keyed by variable or an array aligned with the variables. Numbers
+//! are JSON numbers, or the strings "NaN", "Infinity" and "-Infinity" (the proto3 JSON
+//! convention) both ways.
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// How the request spelled its points, and so how the answer spells its gradients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `{"x": 1, "y": 2}`: answers keyed by variable.
+    Object,
+    /// `[1, 2]`: answers aligned with `variables`.
+    Array,
+}
+
+/// A number of a request: a JSON number or one of the non-finite strings.
+pub fn read_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A number of a response.
+pub fn number(v: f64) -> Value {
+    if v.is_nan() {
+        Value::from("NaN")
+    } else if v == f64::INFINITY {
+        Value::from("Infinity")
+    } else if v == f64::NEG_INFINITY {
+        Value::from("-Infinity")
+    } else {
+        Value::from(v)
+    }
+}
+
+/// The layout of `point` (an object or an array; anything else is an error).
+pub fn layout(point: &Value, explicit_variables: bool) -> Result<Layout, ApiError> {
+    match point {
+        Value::Object(_) => Ok(Layout::Object),
+        Value::Array(_) if explicit_variables => Ok(Layout::Array),
+        Value::Array(_) => Err(ApiError::invalid_request(
+            "an array point needs 'variables' to say which value is which",
+        )),
+        _ => Err(ApiError::invalid_request(
+            "a point is an object keyed by variable or an array aligned with 'variables'",
+        )),
+    }
+}
+
+fn describe(index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!("points[{i}]"),
+        None => "the point".into(),
+    }
+}
+
+/// Appends `point`'s values in the order of `variables` to `out`. `index` is the point's
+/// position in a batch, for messages.
+pub fn read_point(
+    point: &Value,
+    layout: Layout,
+    variables: &[String],
+    index: Option<usize>,
+    out: &mut Vec<f64>,
+) -> Result<(), ApiError> {
+    let which = describe(index);
+    match (layout, point) {
+        (Layout::Object, Value::Object(map)) => {
+            if let Some(k) = map.keys().find(|k| !variables.contains(k)) {
+                return Err(ApiError::invalid_request(format!(
+                    "{which} has a value for {k:?}, which is not a variable (the variables are {variables:?})"
+                )));
+            }
+            for v in variables {
+                match map.get(v) {
+                    None => {
+                        return Err(ApiError::missing_value(format!("{which} has no value for {v:?}")))
+                    }
+                    Some(x) => out.push(read_number(x).ok_or_else(|| {
+                        ApiError::missing_value(format!("{which}: the value of {v:?} is not a number: {x}"))
+                    })?),
+                }
+            }
+        }
+        (Layout::Array, Value::Array(xs)) => {
+            if xs.len() > variables.len() {
+                return Err(ApiError::invalid_request(format!(
+                    "{which} has {} values for {} variables",
+                    xs.len(),
+                    variables.len()
+                )));
+            }
+            for (k, v) in variables.iter().enumerate() {
+                match xs.get(k) {
+                    None => {
+                        return Err(ApiError::missing_value(format!(
+                            "{which} has {} values: none for {v:?}",
+                            xs.len()
+                        )))
+                    }
+                    Some(x) => out.push(read_number(x).ok_or_else(|| {
+                        ApiError::missing_value(format!("{which}: the value of {v:?} is not a number: {x}"))
+                    })?),
+                }
+            }
+        }
+        _ => {
+            return Err(ApiError::invalid_request(format!(
+                "{which} is not spelled like the others: every point is an object, or every point an array"
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// `values` (aligned with `variables`) in the layout of the question.
+pub fn shaped<T: Into<Value> + Clone>(values: &[T], variables: &[String], layout: Layout) -> Value {
+    match layout {
+        Layout::Object => Value::Object(
+            variables
+                .iter()
+                .cloned()
+                .zip(values.iter().cloned().map(Into::into))
+                .collect::<Map<String, Value>>(),
+        ),
+        Layout::Array => Value::Array(values.iter().cloned().map(Into::into).collect()),
+    }
+}
+
+/// Numbers aligned with `variables`, in the layout of the question.
+pub fn shaped_numbers(values: &[f64], variables: &[String], layout: Layout) -> Value {
+    let values: Vec<Value> = values.iter().map(|&v| number(v)).collect();
+    shaped(&values, variables, layout)
+}

@@ -1,0 +1,288 @@
+//! From a request's expressions to a compiled [`Program`]: reading (with the request's
+//! names), the cache key, differentiation, compilation, and the limits of each step.
+
+use crate::config::Config;
+use crate::engine::expr::Scope;
+use crate::engine::print::{Latex, Printer, Text};
+use crate::engine::{compile, diff, read, ExprId, Pool, Tape};
+
+use super::error::ApiError;
+
+/// What a program computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// One expression: its value and gradient.
+    Gradient,
+    /// Several expressions: their values and Jacobian.
+    Jacobian,
+    /// One expression: its value, gradient and Hessian.
+    Hessian,
+    /// Symbolic derivatives only (no program), of order 1 or 2.
+    Differentiate(u8),
+}
+
+/// The expressions and names of a request, before anything is built.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec<'a> {
+    /// What to compute.
+    pub kind: Kind,
+    /// The expressions, as sent.
+    pub expressions: &'a [String],
+    /// The variables, as sent (`None`: the free symbols that are not parameters).
+    pub variables: Option<&'a [String]>,
+    /// The parameters' names, sorted.
+    pub parameters: &'a [String],
+}
+
+/// A request's expressions read into a pool, with everything the cache key needs.
+pub struct Prepared {
+    kind: Kind,
+    pool: Pool,
+    roots: Vec<ExprId>,
+    variables: Vec<String>,
+    parameters: Vec<String>,
+    /// Canonical text of the roots with the kind and names: equal for requests that
+    /// differ only in spelling the engine canonicalises, different otherwise (printed
+    /// text parses back to the same node, so it is injective on canonical nodes).
+    pub key: String,
+}
+
+/// A compiled request: what the cache holds.
+pub struct Program {
+    /// What it computes.
+    pub kind: Kind,
+    /// The variables, in the order of the answer.
+    pub variables: Vec<String>,
+    /// The parameters, sorted; inputs after the variables.
+    pub parameters: Vec<String>,
+    /// The number of expressions.
+    pub outputs: usize,
+    /// Inputs: variables then parameters. Outputs: the values, then each expression's
+    /// gradient row, then (Hessian) the Hessian row by row. `None` for `Differentiate`.
+    pub tape: Option<Tape>,
+    pool: Pool,
+    values: Vec<ExprId>,
+    gradients: Vec<Vec<ExprId>>,
+    hessian: Vec<Vec<ExprId>>,
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn check_names(what: &str, names: &[String]) -> Result<(), ApiError> {
+    for (i, n) in names.iter().enumerate() {
+        if !is_identifier(n) {
+            return Err(ApiError::invalid_request(format!(
+                "{what} name {n:?} is not a name of the expression language ([A-Za-z_][A-Za-z0-9_]*)"
+            )));
+        }
+        if names[..i].contains(n) {
+            return Err(ApiError::invalid_request(format!(
+                "{what} {n:?} is listed twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the request's expressions and finds its variables. `closed`: whether a free
+/// symbol that is not a variable or parameter is an error (compute endpoints) or held
+/// constant (`/v1/differentiate`).
+pub fn prepare(spec: Spec<'_>, config: &Config) -> Result<Prepared, ApiError> {
+    if spec.expressions.is_empty() {
+        return Err(ApiError::invalid_request("'expressions' is empty"));
+    }
+    check_names("variable", spec.variables.unwrap_or_default())?;
+    check_names("parameter", spec.parameters)?;
+    if let Some(vars) = spec.variables {
+        if let Some(p) = spec.parameters.iter().find(|p| vars.contains(p)) {
+            return Err(ApiError::invalid_request(format!(
+                "{p:?} is both a variable and a parameter"
+            )));
+        }
+    }
+    let closed = spec.variables.is_some() && !matches!(spec.kind, Kind::Differentiate(_));
+    let bound: Vec<String> = spec
+        .variables
+        .unwrap_or_default()
+        .iter()
+        .chain(spec.parameters)
+        .cloned()
+        .collect();
+    let scope = Scope {
+        bound: &bound,
+        closed,
+    };
+    let several = spec.expressions.len() > 1 || matches!(spec.kind, Kind::Jacobian);
+    let mut pool = Pool::new();
+    let mut roots = Vec::with_capacity(spec.expressions.len());
+    for (i, src) in spec.expressions.iter().enumerate() {
+        let root = read(&mut pool, src, scope, &config.parse_options())
+            .map_err(|e| ApiError::expression(&e, several.then_some(i)))?;
+        roots.push(root);
+    }
+    let variables = match spec.variables {
+        Some(v) => v.to_vec(),
+        None => pool
+            .free_symbols(&roots)
+            .into_iter()
+            .filter(|s| !spec.parameters.contains(s))
+            .collect(),
+    };
+    let parameters = spec.parameters.to_vec();
+    let mut key = format!(
+        "{:?}\u{1}{}\u{1}{}",
+        spec.kind,
+        variables.join(","),
+        parameters.join(",")
+    );
+    let mut printer = Printer::new(&pool, Text);
+    for &r in &roots {
+        if pool.tree_size(r) > config.max_symbolic_nodes {
+            return Err(ApiError::limit_exceeded(
+                "max_symbolic_nodes",
+                format!(
+                    "the expression's canonical form has over {} nodes",
+                    config.max_symbolic_nodes
+                ),
+            ));
+        }
+        key.push('\u{1}');
+        key.push_str(&printer.print(r));
+    }
+    Ok(Prepared {
+        kind: spec.kind,
+        pool,
+        roots,
+        variables,
+        parameters,
+        key,
+    })
+}
+
+fn too_many_nodes(config: &Config) -> ApiError {
+    ApiError::limit_exceeded(
+        "max_nodes",
+        format!(
+            "the derivatives grew past the limit of {} expression nodes",
+            config.max_nodes
+        ),
+    )
+}
+
+/// Differentiates and compiles a prepared request.
+pub fn build(prepared: Prepared, config: &Config) -> Result<Program, ApiError> {
+    let Prepared {
+        kind,
+        mut pool,
+        roots,
+        variables,
+        parameters,
+        ..
+    } = prepared;
+    if pool.len() > config.max_nodes {
+        return Err(too_many_nodes(config));
+    }
+    let vars: Vec<ExprId> = variables.iter().map(|v| pool.sym(v)).collect();
+    let params: Vec<ExprId> = parameters.iter().map(|p| pool.sym(p)).collect();
+    let gradients = diff::jacobian(&mut pool, &roots, &vars, config.max_nodes)
+        .map_err(|_| too_many_nodes(config))?;
+    let hessian = match kind {
+        Kind::Hessian | Kind::Differentiate(2) => match gradients.first() {
+            Some(g) if roots.len() == 1 => diff::jacobian(&mut pool, g, &vars, config.max_nodes)
+                .map_err(|_| too_many_nodes(config))?,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let tape = match kind {
+        Kind::Differentiate(_) => None,
+        _ => {
+            let mut outputs: Vec<ExprId> = roots.clone();
+            outputs.extend(gradients.iter().flatten());
+            outputs.extend(hessian.iter().flatten());
+            let inputs: Vec<ExprId> = vars.iter().chain(&params).copied().collect();
+            let tape = compile(&pool, &outputs, &inputs).map_err(|e| {
+                // Prepare resolved every name; an unbound one here is a bug.
+                ApiError::internal(e.to_string())
+            })?;
+            if tape.len() > config.max_program_instructions {
+                return Err(ApiError::limit_exceeded(
+                    "max_program_instructions",
+                    format!(
+                        "the derivative program has {} instructions, over the limit of {}",
+                        tape.len(),
+                        config.max_program_instructions
+                    ),
+                ));
+            }
+            Some(tape)
+        }
+    };
+    Ok(Program {
+        kind,
+        variables,
+        parameters,
+        outputs: roots.len(),
+        tape,
+        pool,
+        values: roots,
+        gradients,
+        hessian,
+    })
+}
+
+/// Symbolic forms of a program's expressions and derivatives.
+pub struct Symbolic {
+    /// Each expression.
+    pub values: Vec<String>,
+    /// Each expression's gradient, aligned with the variables.
+    pub gradients: Vec<Vec<String>>,
+    /// The Hessian of the one expression (empty unless of order 2).
+    pub hessian: Vec<Vec<String>>,
+}
+
+impl Program {
+    /// The memory the program holds, roughly, in bytes: its cache weight.
+    pub fn weight_bytes(&self) -> usize {
+        let tape = self.tape.as_ref().map_or(0, Tape::weight_bytes);
+        tape + self.pool.len() * 96 + 256
+    }
+
+    /// Prints the program's expressions and derivatives, as text or LaTeX. Fails when an
+    /// answer would be larger than `max_symbolic_nodes`.
+    pub fn symbolic(&self, latex: bool, config: &Config) -> Result<Symbolic, ApiError> {
+        let all = self
+            .values
+            .iter()
+            .chain(self.gradients.iter().flatten())
+            .chain(self.hessian.iter().flatten());
+        for &id in all {
+            if self.pool.tree_size(id) > config.max_symbolic_nodes {
+                return Err(ApiError::limit_exceeded(
+                    "max_symbolic_nodes",
+                    format!(
+                        "a symbolic answer would have over {} nodes; ask for numbers instead",
+                        config.max_symbolic_nodes
+                    ),
+                ));
+            }
+        }
+        let mut text = Printer::new(&self.pool, Text);
+        let mut tex = Printer::new(&self.pool, Latex);
+        let mut p = |id: ExprId| if latex { tex.print(id) } else { text.print(id) };
+        let row = |p: &mut dyn FnMut(ExprId) -> String, ids: &[ExprId]| {
+            ids.iter().map(|&i| p(i)).collect::<Vec<_>>()
+        };
+        Ok(Symbolic {
+            values: row(&mut p, &self.values),
+            gradients: self.gradients.iter().map(|g| row(&mut p, g)).collect(),
+            hessian: self.hessian.iter().map(|h| row(&mut p, h)).collect(),
+        })
+    }
+}
