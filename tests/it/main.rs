@@ -1,13 +1,17 @@
 //! The one integration-test binary: the engine's tests as data, property tests with
-//! independent oracles, and the differential test against meval.
+//! independent oracles, the differential test against meval, and the HTTP service
+//! through its router and on real sockets.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::needless_range_loop)]
 
 mod canon;
+mod http;
 mod meval_diff;
+mod openapi;
 mod parse;
 mod print;
 mod props;
+mod server;
 mod sheet;
 mod support;
 mod tape;

@@ -1,0 +1,704 @@
+//! The HTTP contract through the router (tower `oneshot`): every endpoint, every error
+//! code, the cache. Expected numbers are computed here by hand, not by the engine.
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::Router;
+use http_body_util::BodyExt;
+use nabla::config::Config;
+use nabla::http::{app, state};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// A response: status, `x-cache` and `retry-after` headers, content type, JSON body
+/// (or the text as a JSON string when it is not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub cache: Option<String>,
+    pub retry_after: Option<String>,
+    pub content_type: String,
+    pub body: Value,
+}
+
+pub fn router(config: Config) -> Router {
+    app(state(config))
+}
+
+pub async fn send(
+    app: &Router,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: impl Into<String>,
+) -> Reply {
+    let body: String = body.into();
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let response = app
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let (status, cache, retry_after) = (
+        parts.status.as_u16(),
+        header("x-cache"),
+        header("retry-after"),
+    );
+    let content_type = header("content-type").unwrap_or_default();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    Reply {
+        status,
+        cache,
+        retry_after,
+        content_type,
+        body,
+    }
+}
+
+pub async fn post(app: &Router, path: &str, body: Value) -> Reply {
+    send(
+        app,
+        "POST",
+        path,
+        Some("application/json"),
+        body.to_string(),
+    )
+    .await
+}
+
+fn num(v: &Value) -> f64 {
+    match v {
+        Value::String(s) if s == "NaN" => f64::NAN,
+        Value::String(s) if s == "Infinity" => f64::INFINITY,
+        Value::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
+        _ => v.as_f64().unwrap_or_else(|| panic!("{v} is not a number")),
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
+}
+
+const SHEET_4A: &str = "0.5*x^2 + y*z - ln(1+exp(x^2*y^3*z))";
+
+/// 4a's value and gradient by hand.
+fn sheet_4a(x: f64, y: f64, z: f64) -> [f64; 4] {
+    let u = x * x * y.powi(3) * z;
+    let s = 1.0 / (1.0 + (-u).exp());
+    [
+        0.5 * x * x + y * z - (1.0 + u.exp()).ln(),
+        x - 2.0 * x * y.powi(3) * z * s,
+        z - 3.0 * x * x * y * y * z * s,
+        y - x * x * y.powi(3) * s,
+    ]
+}
+
+#[tokio::test]
+async fn gradient_object_point() {
+    let app = router(Config::default());
+    let r = post(&app, "/v1/gradient", json!({"expression": SHEET_4A, "variables": ["x", "y", "z"], "point": {"z": 0.4, "x": 0.7, "y": -1.3}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.content_type, "application/json");
+    assert_eq!(r.cache.as_deref(), Some("miss"));
+    assert_eq!(r.body["variables"], json!(["x", "y", "z"]));
+    let want = sheet_4a(0.7, -1.3, 0.4);
+    assert!(close(num(&r.body["value"]), want[0]));
+    let g = r.body["gradient"].as_object().unwrap();
+    assert_eq!(
+        g.keys().collect::<Vec<_>>(),
+        ["x", "y", "z"],
+        "keys in the order of variables"
+    );
+    for (k, v) in ["x", "y", "z"].iter().enumerate() {
+        assert!(close(num(&g[*v]), want[k + 1]), "d/d{v}");
+    }
+}
+
+#[tokio::test]
+async fn gradient_array_point_batch_and_variable_order() {
+    let app = router(Config::default());
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x^2*y", "variables": ["y", "x"], "points": [[3, 2], [1, 0.5]]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["values"], json!([12.0, 0.25]));
+    assert_eq!(r.body["gradients"], json!([[4.0, 12.0], [0.25, 1.0]]));
+    // Variables omitted: the free symbols, sorted; pi and e are constants.
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "b*pi + a*e", "point": {"a": 1, "b": 1}}),
+    )
+    .await;
+    assert_eq!(r.body["variables"], json!(["a", "b"]));
+    assert!(close(num(&r.body["gradient"]["a"]), std::f64::consts::E));
+    // ...unless listed.
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "e^2", "variables": ["e"], "point": {"e": 3}}),
+    )
+    .await;
+    assert_eq!(r.body["gradient"]["e"], json!(6.0));
+}
+
+#[tokio::test]
+async fn parameters_non_finite_numbers_and_symbolic() {
+    let app = router(Config::default());
+    let r = post(&app, "/v1/gradient", json!({"expression": "a*x^2", "variables": ["x"], "parameters": {"a": 3}, "point": {"x": 2}, "symbolic": true})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"], json!(12.0));
+    assert_eq!(r.body["gradient"], json!({"x": 12.0}));
+    assert_eq!(
+        r.body["symbolic"],
+        json!({"value": "a*x^2", "gradient": {"x": "2*a*x"}})
+    );
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "ln(x) + 1/y", "point": {"x": -1, "y": 0}}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["value"], json!("NaN"));
+    assert_eq!(r.body["gradient"]["y"], json!("-Infinity"));
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x*y", "point": {"x": "Infinity", "y": "NaN"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["gradient"], json!({"x": "NaN", "y": "Infinity"}));
+    // Stable where the naive formula overflows (u = 800).
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": SHEET_4A, "point": {"x": 2, "y": 1, "z": 200}}),
+    )
+    .await;
+    assert_eq!(
+        r.body["gradient"],
+        json!({"x": -798.0, "y": -2200.0, "z": -3.0})
+    );
+}
+
+#[tokio::test]
+async fn jacobian_hessian_differentiate() {
+    let app = router(Config::default());
+    let r = post(
+        &app,
+        "/v1/jacobian",
+        json!({"expressions": ["x*y", "sin(x) + z"], "point": {"x": 0, "y": 2, "z": 3}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"], json!([0.0, 3.0]));
+    assert_eq!(
+        r.body["jacobian"],
+        json!([{"x": 2.0, "y": 0.0, "z": 0.0}, {"x": 1.0, "y": 0.0, "z": 1.0}])
+    );
+    let r = post(
+        &app,
+        "/v1/jacobian",
+        json!({"expressions": ["x*y", "x + y"], "variables": ["x", "y"], "points": [[1, 2]]}),
+    )
+    .await;
+    assert_eq!(r.body["jacobians"], json!([[[2.0, 1.0], [1.0, 1.0]]]));
+
+    let r = post(
+        &app,
+        "/v1/hessian",
+        json!({"expression": "x^2*y", "point": {"x": 1, "y": 2}}),
+    )
+    .await;
+    assert_eq!(r.body["value"], json!(2.0));
+    assert_eq!(r.body["gradient"], json!({"x": 4.0, "y": 1.0}));
+    assert_eq!(
+        r.body["hessian"],
+        json!({"x": {"x": 4.0, "y": 2.0}, "y": {"x": 2.0, "y": 0.0}})
+    );
+    let r = post(
+        &app,
+        "/v1/hessian",
+        json!({"expression": "x^2*y", "variables": ["x", "y"], "point": [1, 2]}),
+    )
+    .await;
+    assert_eq!(r.body["hessian"], json!([[4.0, 2.0], [2.0, 0.0]]));
+
+    let r = post(
+        &app,
+        "/v1/differentiate",
+        json!({"expression": "a*x^2 + sin(x*y)", "variables": ["x", "y"], "order": 2}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["gradient"],
+        json!({"x": "2*a*x + y*cos(x*y)", "y": "x*cos(x*y)"})
+    );
+    assert_eq!(r.body["hessian"]["y"]["y"], json!("-x^2*sin(x*y)"));
+    assert_eq!(
+        r.body["latex"]["gradient"]["y"],
+        json!(r"x \cos\left(x y\right)")
+    );
+    let r = post(
+        &app,
+        "/v1/differentiate",
+        json!({"expressions": ["x*y", "exp(x)"]}),
+    )
+    .await;
+    assert_eq!(
+        r.body["jacobian"],
+        json!([{"x": "y", "y": "x"}, {"x": "exp(x)", "y": "0"}])
+    );
+    assert_eq!(r.body["expressions"], json!(["x*y", "exp(x)"]));
+}
+
+#[tokio::test]
+async fn differentiate_text_parses_back_to_the_same_function() {
+    let app = router(Config::default());
+    let r = post(&app, "/v1/differentiate", json!({"expression": SHEET_4A})).await;
+    for (k, v) in ["x", "y", "z"].iter().enumerate() {
+        let text = r.body["gradient"][v].as_str().unwrap();
+        let back = post(
+            &app,
+            "/v1/gradient",
+            json!({"expression": text, "variables": ["x", "y", "z"], "point": [0.3, -1.1, 0.9]}),
+        )
+        .await;
+        assert_eq!(back.status, 200, "{text}: {}", back.body);
+        assert!(
+            close(num(&back.body["value"]), sheet_4a(0.3, -1.1, 0.9)[k + 1]),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn spellings_share_one_cache_entry() {
+    let app = router(Config::default());
+    let ask = |e: &str| json!({"expression": e, "variables": ["x", "y"], "point": [1, 2]});
+    assert_eq!(
+        post(&app, "/v1/gradient", ask("x*y + x"))
+            .await
+            .cache
+            .as_deref(),
+        Some("miss")
+    );
+    for e in [
+        "y*x + x",
+        "x + x*y",
+        "  x*y+x ",
+        "x*y*1 + x - 0",
+        "x + y*x + 0",
+    ] {
+        let r = post(&app, "/v1/gradient", ask(e)).await;
+        assert_eq!(r.cache.as_deref(), Some("hit"), "{e}");
+        assert_eq!(r.body["gradient"], json!([3.0, 1.0]));
+    }
+    // Another variable order or derivative order is another program.
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x*y + x", "variables": ["y", "x"], "point": [2, 1]}),
+    )
+    .await;
+    assert_eq!(r.cache.as_deref(), Some("miss"));
+    let r = post(&app, "/v1/hessian", ask("x*y + x")).await;
+    assert_eq!(r.cache.as_deref(), Some("miss"));
+    let metrics = send(&app, "GET", "/metrics", None, "").await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(text.contains("nabla_cache_hits_total 5"), "{text}");
+    assert!(text.contains("nabla_cache_misses_total 3"), "{text}");
+    assert!(text.contains("nabla_cache_entries 3"), "{text}");
+    assert!(
+        text.contains("nabla_requests_total{route=\"/v1/gradient\",status=\"200\"} 7"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nabla_compile_duration_seconds_count 3"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_misses_on_one_key_compile_once() {
+    let app = router(Config::default());
+    let src = crate::rosenbrock(300);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (app, src) = (app.clone(), src.clone());
+            tokio::spawn(async move {
+                post(
+                    &app,
+                    "/v1/gradient",
+                    json!({"expression": src, "points": []}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut misses = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 200);
+        misses += usize::from(r.cache.as_deref() == Some("miss"));
+    }
+    assert_eq!(misses, 1);
+    let text = send(&app, "GET", "/metrics", None, "").await.body;
+    assert!(text
+        .as_str()
+        .unwrap()
+        .contains("nabla_compile_duration_seconds_count 1"));
+}
+
+/// (path, (content type, body), status, code, span)
+type ErrorCase = (
+    &'static str,
+    (Option<&'static str>, String),
+    u16,
+    &'static str,
+    Option<(usize, usize)>,
+);
+
+/// Every error code of the contract, with its status, and the span where there is one.
+#[tokio::test]
+async fn every_error_is_a_problem_with_its_code() {
+    let small = Config {
+        max_depth: 20,
+        max_expression_bytes: 600,
+        max_points: 3,
+        max_nodes: 5_000,
+        max_body_bytes: 4096,
+        ..Config::default()
+    };
+    let app = router(small);
+    let g = |body: Value| (Some("application/json"), body.to_string());
+    let deep = "(".repeat(30) + "x" + &")".repeat(30);
+    let huge_product = (0..110)
+        .map(|i| format!("x{i}"))
+        .collect::<Vec<_>>()
+        .join("*");
+    let cases: Vec<ErrorCase> = vec![
+        (
+            "/v1/gradient",
+            (Some("application/json"), "{\"expression\": ".into()),
+            400,
+            "malformed_json",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            (Some("application/json"), "not json".into()),
+            400,
+            "malformed_json",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            (Some("text/plain"), "{}".into()),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            (None, "{}".into()),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            (
+                Some("application/json"),
+                format!("{{\"expression\": \"{}\"}}", "x".repeat(5000)),
+            ),
+            413,
+            "payload_too_large",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"point": {"x": 1}})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x"})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x", "point": {"x": 1}, "points": []})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": 3, "point": {"x": 1}})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x", "pont": {"x": 1}})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expressions": ["x"], "point": {"x": 1}})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x", "point": [1]})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x", "point": {"x": 1, "y": 2}})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x", "variables": ["x", "x"], "point": [1, 1]})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x", "variables": ["x"], "parameters": {"x": 1}, "point": [1]})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/differentiate",
+            g(json!({"expression": "x", "order": 3})),
+            422,
+            "invalid_request",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "sin(x + 1", "point": {"x": 1}})),
+            422,
+            "parse_error",
+            Some((3, 9)),
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "", "point": {}})),
+            422,
+            "parse_error",
+            Some((0, 0)),
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "sinn(x)", "point": {"x": 1}})),
+            422,
+            "unknown_function",
+            Some((0, 4)),
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "atan2(x)", "point": {"x": 1}})),
+            422,
+            "arity_mismatch",
+            Some((0, 8)),
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x + q", "variables": ["x"], "point": {"x": 1}})),
+            422,
+            "unknown_variable",
+            Some((4, 5)),
+        ),
+        (
+            "/v1/jacobian",
+            g(json!({"expressions": ["x", "x + q"], "variables": ["x"], "point": {"x": 1}})),
+            422,
+            "unknown_variable",
+            Some((4, 5)),
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x*y", "point": {"x": 1}})),
+            422,
+            "missing_value",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x*y", "point": {"x": 1, "y": "two"}})),
+            422,
+            "missing_value",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x*y", "variables": ["x", "y"], "point": [1]})),
+            422,
+            "missing_value",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": deep, "point": {"x": 1}})),
+            422,
+            "limit_exceeded",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x+".repeat(350) + "x", "point": {"x": 1}})),
+            422,
+            "limit_exceeded",
+            None,
+        ),
+        (
+            "/v1/gradient",
+            g(json!({"expression": "x", "points": [{"x": 1}, {"x": 1}, {"x": 1}, {"x": 1}]})),
+            422,
+            "limit_exceeded",
+            None,
+        ),
+        (
+            "/v1/hessian",
+            g(json!({"expression": huge_product, "points": []})),
+            422,
+            "limit_exceeded",
+            None,
+        ),
+        ("/v1/nothing", g(json!({})), 404, "not_found", None),
+        ("/", (None, String::new()), 404, "not_found", None),
+    ];
+    for (path, (ct, body), status, code, span) in cases {
+        let method = if path == "/" { "GET" } else { "POST" };
+        let r = send(&app, method, path, ct, body.clone()).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (status, Some(code)),
+            "{path} {body:.80}: {}",
+            r.body
+        );
+        assert_eq!(r.content_type, "application/problem+json");
+        assert_eq!(r.body["status"], json!(status));
+        assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert_eq!(r.body["type"], json!("about:blank"));
+        if let Some((start, end)) = span {
+            assert_eq!(
+                r.body["span"],
+                json!({"start": start, "end": end}),
+                "{body}"
+            );
+        }
+        if code == "limit_exceeded" {
+            assert!(r.body["limit"].is_string(), "{}", r.body);
+        }
+    }
+    let r = send(&app, "DELETE", "/v1/gradient", None, "").await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    let r = send(&app, "GET", "/v1/gradient", None, "").await;
+    assert_eq!(r.status, 405);
+    let r = post(
+        &app,
+        "/v1/jacobian",
+        json!({"expressions": ["x", "sin(x"], "point": {"x": 1}}),
+    )
+    .await;
+    assert_eq!(r.body["expression_index"], json!(1));
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x", "points": [{"x": 1}, {"x": 1}, {"x": 1}, {"x": 1}]}),
+    )
+    .await;
+    assert_eq!(r.body["limit"], json!("max_points"));
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "(((((((((((((((((((((((x)))))))))))))))))))))))", "point": {"x": 1}}),
+    )
+    .await;
+    assert_eq!(r.body["limit"], json!("max_depth"));
+}
+
+#[tokio::test]
+async fn too_many_in_flight_is_overloaded_with_retry_after() {
+    let app = router(Config {
+        max_in_flight: 0,
+        ..Config::default()
+    });
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x", "point": {"x": 1}}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (503, Some("overloaded"))
+    );
+    assert_eq!(r.retry_after.as_deref(), Some("1"));
+    // Health and metrics still answer.
+    assert_eq!(
+        send(&app, "GET", "/healthz", None, "").await.body,
+        json!({"status": "ok"})
+    );
+}
+
+#[tokio::test]
+async fn a_slow_compile_times_out_as_a_limit() {
+    let app = router(Config {
+        request_timeout_ms: 1,
+        ..Config::default()
+    });
+    let r = post(
+        &app,
+        "/v1/hessian",
+        json!({"expression": crate::rosenbrock(300), "points": []}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["limit"].as_str()),
+        (422, Some("request_timeout_ms")),
+        "{}",
+        r.body
+    );
+}
