@@ -55,8 +55,8 @@ impl Histogram {
 /// `std::sync::Mutex`es held only to add a number (never across an await).
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    latency: Mutex<BTreeMap<&'static str, Histogram>>,
     compile: Mutex<Histogram>,
     /// Compiled programs served from the cache.
     pub cache_hits: AtomicU64,
@@ -66,14 +66,12 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts a finished request of `route` (the matched route pattern) with `status`.
-    pub fn record_request(&self, route: &str, status: u16, elapsed: Duration) {
+    pub fn record_request(&self, route: &'static str, status: u16, elapsed: Duration) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route.to_string(), status)).or_default() += 1;
+            *m.entry((route, status)).or_default() += 1;
         }
         if let Ok(mut m) = self.latency.lock() {
-            m.entry(route.to_string())
-                .or_default()
-                .observe(elapsed.as_secs_f64());
+            m.entry(route).or_default().observe(elapsed.as_secs_f64());
         }
     }
 

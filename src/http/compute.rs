@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::extract::ApiJson;
 use super::AppState;
+use crate::service::cache::spelling_key;
 use crate::service::points::{self, number, shaped, shaped_numbers, Layout};
 use crate::service::program::{prepare, Kind, Program, Spec};
 use crate::service::ApiError;
@@ -108,13 +109,27 @@ fn expressions(
     }
 }
 
-/// The program for a request, from the cache or compiled off the async runtime.
+/// The program for a request: by exact spelling, else by canonical form, else compiled
+/// off the async runtime (compiling is CPU-heavy; a lookup is not).
 pub async fn program(state: &AppState, spec: Spec<'_>) -> Result<(Arc<Program>, bool), ApiError> {
+    let spelling = spelling_key(spec.kind, spec.expressions, spec.variables, spec.parameters);
+    if let Some(p) = state.cache.by_spelling(&spelling, &state.metrics) {
+        return Ok((p, true));
+    }
     let prepared = prepare(spec, &state.config)?;
-    let st = state.clone();
-    tokio::task::spawn_blocking(move || st.cache.get_or_build(prepared, &st.config, &st.metrics))
-        .await
-        .map_err(|e| ApiError::internal(format!("the compile task failed: {e}")))?
+    let (program, hit) = match state.cache.cached(&prepared, &state.metrics) {
+        Some(p) => (p, true),
+        None => {
+            let st = state.clone();
+            tokio::task::spawn_blocking(move || {
+                st.cache.get_or_build(prepared, &st.config, &st.metrics)
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("the compile task failed: {e}")))??
+        }
+    };
+    state.cache.remember_spelling(spelling, program.clone());
+    Ok((program, hit))
 }
 
 async fn compute(
@@ -202,6 +217,11 @@ async fn compute(
         .await
         .map_err(|e| ApiError::internal(format!("the evaluation task failed: {e}")))?
         .map_err(|e| ApiError::internal(e.to_string()))?
+    } else if pts.len() == 1 {
+        let mut out = vec![0.0; n_out];
+        tape.eval_into(&inputs, &mut out, &mut Vec::new())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        out
     } else {
         let mut out = vec![0.0; pts.len() * n_out];
         tape.eval_batch(&inputs, &mut out)

@@ -101,17 +101,22 @@ async fn limit_in_flight(State(state): State<AppState>, req: Request, next: Next
 /// Counts and logs every request.
 async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
+    // The route's pattern as one of ROUTES' static strings: labels without allocating,
+    // and no label per unknown path a client invents.
+    let matched = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or("unmatched", |m| m.as_str())
-        .to_string();
+        .map(MatchedPath::as_str);
+    let route = ROUTES
+        .iter()
+        .find(|(_, p)| Some(*p) == matched)
+        .map_or("unmatched", |(_, p)| *p);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
-    state.metrics.record_request(&route, status, elapsed);
+    state.metrics.record_request(route, status, elapsed);
     if status >= 500 {
         tracing::error!(%method, %path, status, micros = elapsed.as_micros() as u64, "request");
     } else {

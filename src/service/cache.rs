@@ -11,10 +11,43 @@ use super::program::{build, Prepared, Program};
 use crate::config::Config;
 use crate::metrics::Metrics;
 
-/// Compiled programs by canonical key.
+/// Compiled programs by canonical key, and by exact spelling.
 #[derive(Clone)]
 pub struct ProgramCache {
     cache: Cache<String, Arc<Program>>,
+    /// The fast path: a request spelled exactly like an earlier one (same expressions,
+    /// variables, parameter names, endpoint) finds its program without being parsed.
+    /// Entries weigh their key; an eighth of the capacity.
+    spellings: Cache<String, Arc<Program>>,
+}
+
+/// The exact-spelling key of a request: every part length-prefixed, so no two requests
+/// share one.
+pub fn spelling_key(
+    kind: impl std::fmt::Debug,
+    expressions: &[String],
+    variables: Option<&[String]>,
+    parameters: &[String],
+) -> String {
+    use std::fmt::Write;
+    let mut key = format!("{kind:?}");
+    let mut part = |s: &str| {
+        let _ = write!(key, "|{}:", s.len());
+        key.push_str(s);
+    };
+    for e in expressions {
+        part(e);
+    }
+    match variables {
+        Some(vs) => {
+            part("variables");
+            vs.iter().for_each(|v| part(v));
+        }
+        None => part("inferred"),
+    }
+    part("parameters");
+    parameters.iter().for_each(|p| part(p));
+    key
 }
 
 impl ProgramCache {
@@ -23,11 +56,36 @@ impl ProgramCache {
         ProgramCache {
             cache: Cache::builder()
                 .max_capacity(capacity_bytes)
-                .weigher(|_key: &String, p: &Arc<Program>| {
-                    u32::try_from(p.weight_bytes()).unwrap_or(u32::MAX)
+                .weigher(|key: &String, p: &Arc<Program>| {
+                    u32::try_from(key.len() + p.weight_bytes()).unwrap_or(u32::MAX)
+                })
+                .build(),
+            spellings: Cache::builder()
+                .max_capacity(capacity_bytes / 8)
+                .weigher(|key: &String, _: &Arc<Program>| {
+                    u32::try_from(key.len() + 64).unwrap_or(u32::MAX)
                 })
                 .build(),
         }
+    }
+
+    /// The program last served for this exact spelling, if still cached.
+    pub fn by_spelling(&self, key: &str, metrics: &Metrics) -> Option<Arc<Program>> {
+        let p = self.spellings.get(key)?;
+        metrics.record_cache(true);
+        Some(p)
+    }
+
+    /// The program of `prepared` if it is cached (never blocks, never builds).
+    pub fn cached(&self, prepared: &Prepared, metrics: &Metrics) -> Option<Arc<Program>> {
+        let p = self.cache.get(&prepared.key)?;
+        metrics.record_cache(true);
+        Some(p)
+    }
+
+    /// Remembers that `spelling` is served by `program`.
+    pub fn remember_spelling(&self, spelling: String, program: Arc<Program>) {
+        self.spellings.insert(spelling, program);
     }
 
     /// The program of `prepared`, from the cache or built (blocking: call it where
@@ -56,11 +114,6 @@ impl ProgramCache {
             .map_err(|e: Arc<ApiError>| (*e).clone())?;
         metrics.record_cache(!built);
         Ok((program, !built))
-    }
-
-    /// Whether `key` is cached now (without touching its recency).
-    pub fn contains(&self, key: &str) -> bool {
-        self.cache.contains_key(key)
     }
 
     /// Entries and total weight, for `/metrics`.
