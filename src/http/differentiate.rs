@@ -93,8 +93,9 @@ async fn answer(state: AppState, req: DifferentiateRequest) -> Result<(Value, bo
     let text = program.symbolic(false, &state.config)?;
     let latex = program.symbolic(true, &state.config)?;
     let vars = &program.variables;
-    let mut body = fields(&text, vars, several);
+    let mut body = Map::new();
     body.insert("variables".into(), Value::from(vars.clone()));
+    body.extend(fields(&text, vars, several));
     body.insert("latex".into(), Value::Object(fields(&latex, vars, several)));
     Ok((Value::Object(body), hit))
 }
