@@ -4,7 +4,8 @@
 //! - W1: the sheet's 4a, value and gradient, at one point and at 100,000 points;
 //! - W2: Rosenbrock in n dimensions as one expression string: parse + differentiate +
 //!   compile, and evaluation of value and gradient;
-//! - W3: swell: the gradient of x1*x2*...*x1000, and of sin nested 50 deep around x*y.
+//! - W3: swell: the gradient of x1*x2*...*x1000, and of sin nested 50 deep around x*y;
+//! - W4: grading a class: 1,000 submissions of 4a's gradient in one `/v1/grade` request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -199,5 +200,65 @@ fn w3(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, w1, w2, w3);
+/// W4: a class of 1,000 submissions of 4a's gradient graded in one `/v1/grade` request,
+/// through the router (JSON in and out included). A third are right, a third are the
+/// sheet's printed mistake, a third use sigmoid; half are spelled uniquely.
+fn w4(c: &mut Criterion) {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let right = [
+        "x - 2*x*y^3*z*exp(x^2*y^3*z)/(1+exp(x^2*y^3*z))",
+        "z - 3*x^2*y^2*z*exp(x^2*y^3*z)/(1+exp(x^2*y^3*z))",
+        "y - x^2*y^3*exp(x^2*y^3*z)/(1+exp(x^2*y^3*z))",
+    ];
+    let sheet = [
+        "x - 2*x*y^3*z/(1+exp(x^2*y^3*z))",
+        "z - 3*y^2*x^2*z/(1+exp(x^2*y^3*z))",
+        "y - x^2*y^3/(1+exp(x^2*y^3*z))",
+    ];
+    let sigm = [
+        "x - 2*x*y^3*z*sigmoid(x^2*y^3*z)",
+        "z - 3*x^2*y^2*z*sigmoid(x^2*y^3*z)",
+        "y - x^2*y^3*sigmoid(x^2*y^3*z)",
+    ];
+    let answers: Vec<serde_json::Value> = (0..1000)
+        .map(|i| {
+            let a = [right, sheet, sigm][i % 3];
+            let tail = if i % 2 == 0 {
+                format!(" + 0*{i}")
+            } else {
+                String::new()
+            };
+            serde_json::json!({"x": format!("{}{tail}", a[0]), "y": a[1], "z": a[2]})
+        })
+        .collect();
+    let body =
+        serde_json::json!({"expression": W1, "variables": ["x", "y", "z"], "answers": answers})
+            .to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = nabla::http::app(nabla::http::state(nabla::config::Config::default()));
+    let grade = || {
+        let req = axum::http::Request::post("/v1/grade")
+            .header("content-type", "application/json")
+            .body(Body::from(body.clone()))
+            .unwrap();
+        rt.block_on(async {
+            let r = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.into_body().collect().await.unwrap().to_bytes().len()
+        })
+    };
+    let mut g = c.benchmark_group("W4 grade");
+    g.sample_size(10);
+    g.bench_function("1000 submissions of 4a in one request", |b| b.iter(grade));
+    g.finish();
+}
+
+criterion_group!(benches, w1, w2, w3, w4);
 criterion_main!(benches);

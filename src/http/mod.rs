@@ -5,6 +5,7 @@ pub mod compute;
 pub mod differentiate;
 pub mod error;
 pub mod extract;
+pub mod grade;
 pub mod meta;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/jacobian"),
     ("POST", "/v1/hessian"),
     ("POST", "/v1/differentiate"),
+    ("POST", "/v1/grade"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
@@ -67,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/jacobian", post(compute::jacobian))
         .route("/v1/hessian", post(compute::hessian))
         .route("/v1/differentiate", post(differentiate::differentiate))
+        .route("/v1/grade", post(grade::grade))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limit_in_flight,

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod error;
+pub mod grade;
 pub mod points;
 pub mod program;
 

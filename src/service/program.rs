@@ -248,6 +248,26 @@ pub struct Symbolic {
 }
 
 impl Program {
+    /// The pool holding the expressions and their derivatives.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The expressions' nodes.
+    pub fn values(&self) -> &[ExprId] {
+        &self.values
+    }
+
+    /// Each expression's gradient, aligned with the variables.
+    pub fn gradients(&self) -> &[Vec<ExprId>] {
+        &self.gradients
+    }
+
+    /// The Hessian of the one expression, row by row (empty unless computed).
+    pub fn hessian(&self) -> &[Vec<ExprId>] {
+        &self.hessian
+    }
+
     /// The memory the program holds, roughly, in bytes: its cache weight.
     pub fn weight_bytes(&self) -> usize {
         let tape = self.tape.as_ref().map_or(0, Tape::weight_bytes);

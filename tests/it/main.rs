@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::needless_range_loop)]
 
 mod canon;
+mod grade;
 mod hostile;
 mod http;
 mod meval_diff;

@@ -25,7 +25,7 @@ pub(crate) struct Meta {
 ///
 /// [`Pool::intern`] is the only way a node enters; the canonicalising constructors
 /// (`num`, `add`, `mul`, `pow`, `call`, …) call it after normalising.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Pool {
     nodes: Vec<Node>,
     meta: Vec<Meta>,

@@ -1,0 +1,508 @@
+//! Grading: is a submitted formula the derivative of the reference?
+//!
+//! Proof before sampling: when the canonical form of `reference - answer` is 0 the answer
+//! is `correct` with `method: "symbolic"`. Otherwise both are evaluated at seeded points
+//! of a box: points where the reference (the function or any of its derivatives) is not
+//! finite are not samples, and when too few points are usable the default box moves to the
+//! positive orthant, then widens; too few still is `undecided`, never a guess. An answer is
+//! `correct` (`method: "numeric"`) when it agrees at every sample within `atol + rtol*|x|`;
+//! else `incorrect`, with a counterexample at the simplest disagreeing point found (small
+//! integers and halves first) and a hint when the mistake is a common one and certain.
+//!
+//! A grader holds a copy of the reference's pool, so every answer of a class is read into
+//! one pool: equal submissions are one node, graded once.
+
+use std::collections::HashMap;
+
+use crate::config::Config;
+use crate::engine::expr::{Node, Scope};
+use crate::engine::{compile, diff, parse, read, ExprId, Pool, Tape};
+
+use super::error::ApiError;
+use super::program::Program;
+
+/// Sampling settings of a grade request.
+#[derive(Clone, Debug)]
+pub struct GradeOptions {
+    /// Usable sample points wanted.
+    pub samples: usize,
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+    /// Seed of the sampler: the same request gives the same response.
+    pub seed: u64,
+    /// A box per variable, aligned with the variables; `None` for the default.
+    pub domain: Option<Vec<(f64, f64)>>,
+}
+
+impl Default for GradeOptions {
+    fn default() -> Self {
+        GradeOptions {
+            samples: 24,
+            rtol: 1e-6,
+            atol: 1e-9,
+            seed: 0,
+            domain: None,
+        }
+    }
+}
+
+/// The default box: every variable in [-2, 2], so sign mistakes (`abs(x)` for `x`) show.
+pub const DEFAULT_BOX: (f64, f64) = (-2.0, 2.0);
+
+/// A hint about a common mistake, given only when the answer matches it at every sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hint {
+    /// The answer is minus the reference.
+    SignError,
+    /// The answer is a constant multiple of the reference (the factor is not 1 or -1).
+    ConstantFactor,
+    /// The answer times an inner function's derivative is the reference.
+    MissingChainFactor,
+    /// The answer of this component is the reference of another, and the other way round.
+    SwappedComponents,
+}
+
+impl Hint {
+    /// The contract's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hint::SignError => "sign_error",
+            Hint::ConstantFactor => "constant_factor",
+            Hint::MissingChainFactor => "missing_chain_factor",
+            Hint::SwappedComponents => "swapped_components",
+        }
+    }
+}
+
+/// A point where the answer differs, with the numbers as the service computed them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Counterexample {
+    /// The variables' values, aligned with the variables.
+    pub point: Vec<f64>,
+    /// The reference's value there.
+    pub expected: f64,
+    /// The answer's value there.
+    pub submitted: f64,
+}
+
+/// The verdict on one component.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Right; `symbolic` when proved, else agreeing at every sample.
+    Correct {
+        /// Proved by canonical forms rather than sampled.
+        symbolic: bool,
+    },
+    /// Wrong.
+    Incorrect {
+        /// Where, with the numbers.
+        counterexample: Counterexample,
+        /// The common mistake it is, if certain.
+        hint: Option<Hint>,
+    },
+    /// The answer does not read (or names an unknown symbol).
+    Invalid(ApiError),
+    /// Too few points where the reference is defined to decide.
+    Undecided,
+}
+
+/// Grades answers against one reference program.
+pub struct Grader {
+    pool: Pool,
+    variables: Vec<String>,
+    bound: Vec<String>,
+    inputs: Vec<ExprId>,
+    params: Vec<f64>,
+    /// The reference's function(s): an inner function's derivative is looked for there.
+    functions: Vec<ExprId>,
+    /// Usable samples: the variables' values.
+    samples: Vec<Vec<f64>>,
+    /// The box the samples came from.
+    bounds: Vec<(f64, f64)>,
+    /// The reference program's outputs at each sample.
+    reference_at: Vec<Vec<f64>>,
+    /// Where each reference node sits among the program's outputs.
+    output_of: HashMap<ExprId, usize>,
+    tape: Tape,
+    options: GradeOptions,
+    max_nodes: usize,
+    parse: parse::ParseOptions,
+    memo: HashMap<(ExprId, ExprId), (Verdict, Vec<f64>)>,
+}
+
+/// A splitmix64 generator: small, seedable, the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn close(a: f64, b: f64, o: &GradeOptions) -> bool {
+    (a - b).abs() <= o.atol + o.rtol * a.abs().max(b.abs())
+}
+
+impl Grader {
+    /// A grader for `program` (compiled with the variables and, after them, the
+    /// parameters `params` in the program's order).
+    pub fn new(
+        program: &Program,
+        params: Vec<f64>,
+        options: GradeOptions,
+        config: &Config,
+    ) -> Result<Grader, ApiError> {
+        let tape = program
+            .tape
+            .clone()
+            .ok_or_else(|| ApiError::internal("a grading reference without a program"))?;
+        let mut pool = program.pool().clone();
+        let vars: Vec<ExprId> = program.variables.iter().map(|v| pool.sym(v)).collect();
+        let mut inputs = vars.clone();
+        inputs.extend(program.parameters.iter().map(|p| pool.sym(p)));
+        let mut output_of = HashMap::new();
+        let all = program
+            .values()
+            .iter()
+            .chain(program.gradients().iter().flatten())
+            .chain(program.hessian().iter().flatten());
+        for (k, &id) in all.enumerate() {
+            output_of.entry(id).or_insert(k);
+        }
+        let n = vars.len();
+        if let Some(d) = &options.domain {
+            if d.len() != n {
+                return Err(ApiError::internal(
+                    "a domain not aligned with the variables",
+                ));
+            }
+        }
+        let mut g = Grader {
+            pool,
+            variables: program.variables.clone(),
+            bound: program
+                .variables
+                .iter()
+                .chain(&program.parameters)
+                .cloned()
+                .collect(),
+            inputs,
+            params,
+            functions: program.values().to_vec(),
+            samples: Vec::new(),
+            bounds: Vec::new(),
+            reference_at: Vec::new(),
+            output_of,
+            tape,
+            max_nodes: config.max_nodes,
+            parse: config.parse_options(),
+            memo: HashMap::new(),
+            options,
+        };
+        g.sample();
+        Ok(g)
+    }
+
+    /// Evaluates the reference program at `point` (the variables' values).
+    fn reference(&self, point: &[f64]) -> Option<Vec<f64>> {
+        let mut input = point.to_vec();
+        input.extend(&self.params);
+        self.tape.eval(&input).ok()
+    }
+
+    /// Draws the usable samples: points where every output of the reference is finite.
+    fn sample(&mut self) {
+        let n = self.variables.len();
+        let wanted = self.options.samples.max(1);
+        let boxes: Vec<Vec<(f64, f64)>> = match &self.options.domain {
+            Some(d) => vec![d.clone()],
+            None => vec![
+                vec![DEFAULT_BOX; n],
+                vec![(0.05, 3.0); n],
+                vec![(-10.0, 10.0); n],
+            ],
+        };
+        let mut rng = Rng(self.options.seed);
+        for bounds in boxes {
+            let (mut samples, mut values) = (Vec::new(), Vec::new());
+            for _ in 0..wanted * 40 {
+                let p: Vec<f64> = bounds
+                    .iter()
+                    .map(|&(lo, hi)| lo + (hi - lo) * rng.unit())
+                    .collect();
+                if let Some(r) = self
+                    .reference(&p)
+                    .filter(|r| r.iter().all(|v| v.is_finite()))
+                {
+                    samples.push(p);
+                    values.push(r);
+                    if samples.len() == wanted {
+                        break;
+                    }
+                }
+            }
+            let enough = samples.len() * 2 >= wanted;
+            if enough || samples.len() > self.samples.len() {
+                (self.samples, self.reference_at, self.bounds) = (samples, values, bounds);
+            }
+            if enough {
+                return;
+            }
+        }
+    }
+
+    /// Whether there are enough samples to decide anything numerically.
+    fn decidable(&self) -> bool {
+        self.samples.len() * 2 >= self.options.samples.max(1)
+    }
+
+    /// Reads an answer's text into the grader's pool.
+    fn read(&mut self, text: &str) -> Result<ExprId, ApiError> {
+        let scope = Scope {
+            bound: &self.bound,
+            closed: true,
+        };
+        read(&mut self.pool, text, scope, &self.parse).map_err(|e| ApiError::expression(&e, None))
+    }
+
+    /// Compiles `ids` and evaluates them at every sample; `None` if they do not compile.
+    fn at_samples(&self, ids: &[ExprId]) -> Option<Vec<Vec<f64>>> {
+        let tape = compile(&self.pool, ids, &self.inputs).ok()?;
+        self.samples
+            .iter()
+            .map(|p| {
+                let mut input = p.clone();
+                input.extend(&self.params);
+                tape.eval(&input).ok()
+            })
+            .collect()
+    }
+
+    /// Grades `answer` (text) against the reference node `reference`. Returns the
+    /// verdict and the answer's values at the samples (for hints across components).
+    pub fn grade(&mut self, reference: ExprId, answer: &str) -> (Verdict, Vec<f64>) {
+        let answer = match self.read(answer) {
+            Ok(a) => a,
+            Err(e) => return (Verdict::Invalid(e), Vec::new()),
+        };
+        if let Some(done) = self.memo.get(&(reference, answer)) {
+            return done.clone();
+        }
+        let result = self.grade_node(reference, answer);
+        self.memo.insert((reference, answer), result.clone());
+        result
+    }
+
+    fn grade_node(&mut self, reference: ExprId, answer: ExprId) -> (Verdict, Vec<f64>) {
+        let values = self
+            .at_samples(&[answer])
+            .map(|rows| {
+                rows.into_iter()
+                    .map(|r| r.first().copied().unwrap_or(f64::NAN))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let difference = self.pool.sub(reference, answer);
+        if answer == reference || self.pool.node(difference).as_num() == Some(0.0) {
+            return (Verdict::Correct { symbolic: true }, values);
+        }
+        let Some(&k) = self.output_of.get(&reference) else {
+            return (Verdict::Undecided, values);
+        };
+        if !self.decidable() || values.len() != self.samples.len() {
+            return (Verdict::Undecided, values);
+        }
+        let o = &self.options;
+        let expected: Vec<f64> = self.reference_at.iter().map(|r| r[k]).collect();
+        let differs = expected
+            .iter()
+            .zip(&values)
+            .any(|(&r, &a)| a.is_finite() && !close(r, a, o));
+        let undefined = values.iter().filter(|a| !a.is_finite()).count();
+        if !differs && undefined * 4 <= values.len() {
+            return (Verdict::Correct { symbolic: false }, values);
+        }
+        let Some(counterexample) = self.counterexample(k, answer) else {
+            return (Verdict::Undecided, values);
+        };
+        let hint = self.hint(reference, &expected, &values);
+        (
+            Verdict::Incorrect {
+                counterexample,
+                hint,
+            },
+            values,
+        )
+    }
+
+    /// The simplest point (small integers and halves first) where the reference is
+    /// defined and the answer differs from it (or is undefined), else the first such
+    /// sample.
+    fn counterexample(&self, k: usize, answer: ExprId) -> Option<Counterexample> {
+        let tape = compile(&self.pool, &[answer], &self.inputs).ok()?;
+        let eval = |p: &[f64]| -> Option<(f64, f64)> {
+            let r = self.reference(p)?;
+            if !r.iter().all(|v| v.is_finite()) {
+                return None;
+            }
+            let mut input = p.to_vec();
+            input.extend(&self.params);
+            let a = tape.eval(&input).ok()?.first().copied()?;
+            let differs = !a.is_finite() || !close(r[k], a, &self.options);
+            differs.then_some((r[k], a))
+        };
+        const SIMPLE: [f64; 13] = [
+            1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0, 1.5, -1.5, 3.0, -3.0, 2.5, -2.5,
+        ];
+        let n = self.variables.len();
+        let mut rng = Rng(self.options.seed ^ 0x5eed);
+        let mut candidates: Vec<Vec<usize>> = vec![vec![0; n], vec![1; n], vec![4; n]];
+        for _ in 0..300 {
+            candidates.push(
+                (0..n)
+                    .map(|_| (rng.next() % SIMPLE.len() as u64) as usize)
+                    .collect(),
+            );
+        }
+        candidates.sort_by_key(|c| c.iter().sum::<usize>());
+        for c in candidates {
+            let p: Vec<f64> = c.iter().map(|&i| SIMPLE[i]).collect();
+            let inside = p
+                .iter()
+                .zip(&self.bounds)
+                .all(|(x, &(lo, hi))| (lo..=hi).contains(x));
+            if !inside {
+                continue;
+            }
+            if let Some((expected, submitted)) = eval(&p) {
+                return Some(Counterexample {
+                    point: p,
+                    expected,
+                    submitted,
+                });
+            }
+        }
+        self.samples.iter().find_map(|p| {
+            eval(p).map(|(expected, submitted)| Counterexample {
+                point: p.clone(),
+                expected,
+                submitted,
+            })
+        })
+    }
+
+    /// A hint certain at every sample: a constant factor (-1 is a sign error), or a
+    /// missing chain factor of an inner function of the reference.
+    fn hint(&mut self, reference: ExprId, expected: &[f64], values: &[f64]) -> Option<Hint> {
+        let o = self.options.clone();
+        if values.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let pivot = expected
+            .iter()
+            .zip(values)
+            .max_by(|a, b| a.0.abs().total_cmp(&b.0.abs()))?;
+        if pivot.0.abs() > 1e-9 {
+            let c = pivot.1 / pivot.0;
+            if expected
+                .iter()
+                .zip(values)
+                .all(|(&r, &a)| close(c * r, a, &o))
+            {
+                if close(c, -1.0, &o) {
+                    return Some(Hint::SignError);
+                }
+                if !close(c, 1.0, &o) && c != 0.0 {
+                    return Some(Hint::ConstantFactor);
+                }
+            }
+        }
+        // Missing chain factor: answer * du/dx_i = reference for an inner function u.
+        let var = self.variable_of(reference)?;
+        for inner in self.inner_functions(var) {
+            let Ok(du) = diff::gradient(&mut self.pool, inner, &[var], self.max_nodes) else {
+                continue;
+            };
+            let du = du[0];
+            if self.pool.node(du).as_num().is_some() {
+                continue; // a constant factor is the hint above
+            }
+            let Some(rows) = self.at_samples(&[du]) else {
+                continue;
+            };
+            let matches = rows
+                .iter()
+                .zip(expected.iter().zip(values))
+                .all(|(d, (&r, &a))| d.first().is_some_and(|&d| close(a * d, r, &o)));
+            if matches {
+                return Some(Hint::MissingChainFactor);
+            }
+        }
+        None
+    }
+
+    /// The variable a gradient component (or Hessian entry) is the derivative along:
+    /// looked up in the program's outputs.
+    fn variable_of(&self, reference: ExprId) -> Option<ExprId> {
+        let k = *self.output_of.get(&reference)?;
+        let m = self.functions.len();
+        let n = self.variables.len();
+        if k < m || n == 0 {
+            return None;
+        }
+        let j = (k - m) % n;
+        self.pool.find_symbol(&self.variables[j])
+    }
+
+    /// Arguments of calls and bases of powers in the reference functions that depend on
+    /// `var` and are not `var` itself: the inner functions of chain rules.
+    fn inner_functions(&self, var: ExprId) -> Vec<ExprId> {
+        let mut inner = Vec::new();
+        for id in self.pool.reachable(&self.functions) {
+            let args: Vec<ExprId> = match self.pool.node(id) {
+                Node::Call(_, args) => args.to_vec(),
+                Node::Pow([b, _]) => vec![*b],
+                _ => continue,
+            };
+            for a in args {
+                if a != var && !inner.contains(&a) && self.pool.reachable(&[a]).contains(&var) {
+                    inner.push(a);
+                }
+            }
+        }
+        inner.truncate(32);
+        inner
+    }
+
+    /// Whether component answers `a` and `b` (values at the samples) are each other's
+    /// references `ra` and `rb`: swapped.
+    pub fn swapped(&self, ka: ExprId, kb: ExprId, a: &[f64], b: &[f64]) -> bool {
+        let (Some(&ia), Some(&ib)) = (self.output_of.get(&ka), self.output_of.get(&kb)) else {
+            return false;
+        };
+        if a.len() != self.samples.len() || b.len() != self.samples.len() || self.samples.is_empty()
+        {
+            return false;
+        }
+        let o = &self.options;
+        self.reference_at
+            .iter()
+            .zip(a.iter().zip(b))
+            .all(|(r, (&x, &y))| close(x, r[ib], o) && close(y, r[ia], o))
+            && self.reference_at.iter().any(|r| !close(r[ia], r[ib], o))
+    }
+
+    /// The variables, in the order of the answers.
+    pub fn variables(&self) -> &[String] {
+        &self.variables
+    }
+}
