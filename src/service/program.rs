@@ -188,6 +188,24 @@ pub fn build(prepared: Prepared, config: &Config) -> Result<Program, ApiError> {
     if pool.len() > config.max_nodes {
         return Err(too_many_nodes(config));
     }
+    // The derivatives' count alone can be too much (a Hessian of 100,000 variables has
+    // 10^10 entries): refuse before building any.
+    let (m, n) = (roots.len(), variables.len());
+    let second = if matches!(kind, Kind::Hessian | Kind::Differentiate(2)) {
+        n.saturating_mul(n)
+    } else {
+        0
+    };
+    let entries = m.saturating_add(m.saturating_mul(n)).saturating_add(second);
+    if entries > config.max_program_instructions {
+        return Err(ApiError::limit_exceeded(
+            "max_program_instructions",
+            format!(
+                "{entries} derivatives asked for ({m} expressions, {n} variables), over the limit of {}",
+                config.max_program_instructions
+            ),
+        ));
+    }
     let vars: Vec<ExprId> = variables.iter().map(|v| pool.sym(v)).collect();
     let params: Vec<ExprId> = parameters.iter().map(|p| pool.sym(p)).collect();
     let gradients = diff::jacobian(&mut pool, &roots, &vars, config.max_nodes)
