@@ -247,12 +247,20 @@ impl Pool {
             let p = self.pow(base, e);
             match self.node(p) {
                 Node::Num(_) => coeff *= self.node(p).as_num().unwrap_or(1.0),
-                // `(sqrt(x*y))^2` is `x*y`: its factors may share bases with others.
+                // `(sqrt(x*y))^2` is `x*y`, and `sqrt(y^2)^2` is `y^2`: a result whose
+                // base is not the group's may share a base with another factor.
                 Node::Mul(_) => {
                     regroup = true;
                     out.push(p);
                 }
-                _ => out.push(p),
+                &Node::Pow([b, _]) if b != base => {
+                    regroup = true;
+                    out.push(p);
+                }
+                _ => {
+                    regroup |= p != base && !matches!(self.node(p), Node::Pow(_));
+                    out.push(p);
+                }
             }
         }
         if regroup && !coeff.is_nan() {
