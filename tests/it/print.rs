@@ -63,6 +63,8 @@ fn printed_text_parses_back_to_the_same_node() {
         "x - y - z",
         "-x - y",
         "-(1 + x)",
+        "hypot(x, (y * sqrt((y)^2)))",
+        "sqrt(y^2)*sqrt(y^2)*y",
     ] {
         check_round_trip(src);
     }
