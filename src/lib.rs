@@ -16,13 +16,16 @@
 //! ```
 //! use nabla::engine::{compile, diff, expr::Scope, parse::ParseOptions, print, read, Pool};
 //!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut pool = Pool::new();
-//! let f = read(&mut pool, "x*sin(y)", Scope::default(), &ParseOptions::default()).unwrap();
+//! let f = read(&mut pool, "x*sin(y)", Scope::default(), &ParseOptions::default())?;
 //! let (x, y) = (pool.sym("x"), pool.sym("y"));
-//! let grad = diff::gradient(&mut pool, f, &[x, y], 1_000_000).unwrap();
+//! let grad = diff::gradient(&mut pool, f, &[x, y], 1_000_000)?;
 //! assert_eq!(print::text(&pool, grad[1]), "x*cos(y)");
-//! let tape = compile(&pool, &grad, &[x, y]).unwrap();
-//! assert_eq!(tape.eval(&[2.0, 0.0]).unwrap(), vec![0.0, 2.0]);
+//! let tape = compile(&pool, &grad, &[x, y])?;
+//! assert_eq!(tape.eval(&[2.0, 0.0])?, vec![0.0, 2.0]);
+//! # Ok(())
+//! # }
 //! ```
 
 pub mod config;

@@ -65,9 +65,17 @@ pub async fn hessian(
 }
 
 async fn respond(state: AppState, kind: Kind, req: ComputeRequest) -> Response {
+    within_time(&state, compute(state.clone(), kind, req)).await
+}
+
+/// Runs a handler's work under `NABLA_REQUEST_TIMEOUT_MS` and answers its JSON with
+/// `x-cache`, or its error, or `limit_exceeded` when time runs out.
+pub async fn within_time(
+    state: &AppState,
+    work: impl std::future::Future<Output = Result<(Value, bool), ApiError>>,
+) -> Response {
     let limit = Duration::from_millis(state.config.request_timeout_ms);
-    let answer = tokio::time::timeout(limit, compute(state.clone(), kind, req)).await;
-    match answer {
+    match tokio::time::timeout(limit, work).await {
         Ok(Ok((body, hit))) => with_cache_header(Json(body).into_response(), hit),
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::limit_exceeded(
@@ -162,14 +170,7 @@ async fn compute(
             ),
         ));
     }
-    let mut params: Vec<(String, f64)> = Vec::with_capacity(req.parameters.len());
-    for (name, v) in &req.parameters {
-        let x = points::read_number(v).ok_or_else(|| {
-            ApiError::invalid_request(format!("parameter {name:?} is not a number: {v}"))
-        })?;
-        params.push((name.clone(), x));
-    }
-    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let params = points::read_parameters(&req.parameters)?;
     let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
     let layout = match pts.first() {
         Some(p) => points::layout(p, req.variables.is_some())?,

@@ -1,14 +1,11 @@
 //! `POST /v1/differentiate`: symbolic derivatives as text and LaTeX, no point.
 
-use std::time::Duration;
-
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::compute::{program, with_cache_header};
+use super::compute::{program, within_time};
 use super::extract::ApiJson;
 use super::AppState;
 use crate::service::points::{shaped, Layout};
@@ -37,19 +34,7 @@ pub async fn differentiate(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<DifferentiateRequest>,
 ) -> Response {
-    let limit = Duration::from_millis(state.config.request_timeout_ms);
-    match tokio::time::timeout(limit, answer(state.clone(), req)).await {
-        Ok(Ok((body, hit))) => with_cache_header(Json(body).into_response(), hit),
-        Ok(Err(e)) => e.into_response(),
-        Err(_) => ApiError::limit_exceeded(
-            "request_timeout_ms",
-            format!(
-                "the request took longer than {} ms",
-                state.config.request_timeout_ms
-            ),
-        )
-        .into_response(),
-    }
+    within_time(&state, answer(state.clone(), req)).await
 }
 
 async fn answer(state: AppState, req: DifferentiateRequest) -> Result<(Value, bool), ApiError> {

@@ -1,18 +1,15 @@
 //! `POST /v1/grade`: verdicts on submitted derivatives, with counterexamples and hints.
 
-use std::time::Duration;
-
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::compute::{program, with_cache_header};
+use super::compute::{program, within_time};
 use super::extract::ApiJson;
 use super::AppState;
 use crate::service::grade::{GradeOptions, Grader, Verdict, DEFAULT_BOX};
-use crate::service::points::{number, read_number};
+use crate::service::points::{number, read_parameters};
 use crate::service::program::{Kind, Program, Spec};
 use crate::service::ApiError;
 
@@ -58,19 +55,7 @@ enum GradeKind {
 
 /// `POST /v1/grade`.
 pub async fn grade(State(state): State<AppState>, ApiJson(req): ApiJson<GradeRequest>) -> Response {
-    let limit = Duration::from_millis(state.config.request_timeout_ms);
-    match tokio::time::timeout(limit, answer(state.clone(), req)).await {
-        Ok(Ok((body, hit))) => with_cache_header(Json(body).into_response(), hit),
-        Ok(Err(e)) => e.into_response(),
-        Err(_) => ApiError::limit_exceeded(
-            "request_timeout_ms",
-            format!(
-                "grading took longer than {} ms",
-                state.config.request_timeout_ms
-            ),
-        )
-        .into_response(),
-    }
+    within_time(&state, answer(state.clone(), req)).await
 }
 
 fn options(req: &GradeRequest, variables: &[String]) -> Result<GradeOptions, ApiError> {
@@ -173,14 +158,7 @@ async fn answer(state: AppState, req: GradeRequest) -> Result<(Value, bool), Api
             ),
         ));
     }
-    let mut params: Vec<(String, f64)> = Vec::new();
-    for (name, v) in &req.parameters {
-        let x = read_number(v).ok_or_else(|| {
-            ApiError::invalid_request(format!("parameter {name:?} is not a number: {v}"))
-        })?;
-        params.push((name.clone(), x));
-    }
-    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let params = read_parameters(&req.parameters)?;
     let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
     let program_kind = match kind {
         GradeKind::Jacobian => Kind::Jacobian,

@@ -31,6 +31,19 @@ pub fn read_number(v: &Value) -> Option<f64> {
     }
 }
 
+/// The `parameters` of a request, sorted by name, each a number (or a non-finite string).
+pub fn read_parameters(parameters: &Map<String, Value>) -> Result<Vec<(String, f64)>, ApiError> {
+    let mut out = Vec::with_capacity(parameters.len());
+    for (name, v) in parameters {
+        let x = read_number(v).ok_or_else(|| {
+            ApiError::invalid_request(format!("parameter {name:?} is not a number: {v}"))
+        })?;
+        out.push((name.clone(), x));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// A number of a response.
 pub fn number(v: f64) -> Value {
     if v.is_nan() {
