@@ -59,6 +59,14 @@ pub fn gradient(
             continue;
         }
         let node = pool.node(id).clone();
+        if let Node::Mul(factors) = &node {
+            // The partials of a product of k factors hold k*(k-1) operands in all: bound
+            // them before making them (x1*...*x100000 must fail, not fill memory).
+            let k = factors.len();
+            if k.saturating_mul(k) > max_nodes.saturating_mul(8) {
+                return Err(TooLarge { limit: max_nodes });
+            }
+        }
         for (child, partial) in partials(pool, id, &node, &depends) {
             let contribution = chain(pool, adjoint, partial);
             contributions[child.index()].push(contribution);

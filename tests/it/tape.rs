@@ -154,3 +154,15 @@ fn gradient_program_is_a_small_multiple_of_the_value_program() {
         value.len()
     );
 }
+
+#[test]
+fn a_huge_product_fails_its_budget_instead_of_filling_memory() {
+    let names: Vec<String> = (0..5_000).map(|i| format!("x{i}")).collect();
+    let mut pool = Pool::new();
+    let root = expr(&mut pool, &names.join("*"));
+    let vars: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = syms(&mut pool, &vars);
+    let start = std::time::Instant::now();
+    assert!(diff::gradient(&mut pool, root, &ids, 1_000_000).is_err());
+    assert!(start.elapsed().as_secs() < 5);
+}
