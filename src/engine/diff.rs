@@ -17,7 +17,8 @@ use rustc_hash::FxHashMap as HashMap;
 use super::expr::{ExprId, Node, Pool};
 use super::func::Func;
 
-/// Differentiation made the pool grow past its node budget.
+/// Differentiation made the pool grow past its budget: `limit` nodes, or eight times as
+/// many operands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the derivative grew past the limit of {limit} nodes")]
 pub struct TooLarge {
@@ -71,11 +72,17 @@ pub fn gradient(
             let contribution = chain(pool, adjoint, partial);
             contributions[child.index()].push(contribution);
         }
-        if pool.len() > max_nodes {
+        if over_budget(pool, max_nodes) {
             return Err(TooLarge { limit: max_nodes });
         }
     }
     Ok(grads)
+}
+
+/// Whether the pool holds more than `max_nodes` nodes, or more than eight operands per
+/// allowed node (long products are few nodes but many operands).
+fn over_budget(pool: &Pool, max_nodes: usize) -> bool {
+    pool.len() > max_nodes || pool.operands() > max_nodes.saturating_mul(8)
 }
 
 /// The Jacobian of `roots` with respect to `wrt`: row `i` is the gradient of `roots[i]`.

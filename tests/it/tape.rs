@@ -166,3 +166,15 @@ fn a_huge_product_fails_its_budget_instead_of_filling_memory() {
     assert!(diff::gradient(&mut pool, root, &ids, 1_000_000).is_err());
     assert!(start.elapsed().as_secs() < 5);
 }
+
+#[test]
+fn the_hessian_of_a_long_product_fails_its_budget() {
+    // 1,000 factors: a Hessian of a million products of 998 factors, ~4 GB if built.
+    let names: Vec<String> = (0..1_000).map(|i| format!("x{i}")).collect();
+    let mut pool = Pool::new();
+    let root = expr(&mut pool, &names.join("*"));
+    let vars: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = syms(&mut pool, &vars);
+    assert!(diff::hessian(&mut pool, root, &ids, 1_000_000).is_err());
+    assert!(pool.operands() < 20_000_000, "{} operands", pool.operands());
+}

@@ -34,6 +34,9 @@ pub struct Pool {
     index: HashTable<ExprId>,
     symbols: Vec<Box<str>>,
     symbol_index: HashMap<Box<str>, SymbolId>,
+    /// Children stored by all nodes together: with the node count, the memory a pool
+    /// holds (a product of k factors is one node but k operands).
+    operands: usize,
 }
 
 impl Pool {
@@ -45,6 +48,11 @@ impl Pool {
     /// The number of nodes.
     pub fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The number of child references all nodes hold together.
+    pub fn operands(&self) -> usize {
+        self.operands
     }
 
     /// Whether the pool has no node.
@@ -153,6 +161,7 @@ impl Pool {
             "children come before parents"
         );
         debug_assert!(node.as_num().is_none_or(|v| !v.is_nan()), "no NaN numbers");
+        self.operands += node.children().len();
         self.nodes.push(node);
         self.meta.push(meta);
         let metas = &self.meta;
