@@ -466,20 +466,33 @@ impl Grader {
     /// Arguments of calls and bases of powers in the reference functions that depend on
     /// `var` and are not `var` itself: the inner functions of chain rules.
     fn inner_functions(&self, var: ExprId) -> Vec<ExprId> {
+        let order = self.pool.reachable(&self.functions);
+        let mut depends: HashMap<ExprId, bool> = HashMap::with_capacity(order.len());
         let mut inner = Vec::new();
-        for id in self.pool.reachable(&self.functions) {
-            let args: Vec<ExprId> = match self.pool.node(id) {
-                Node::Call(_, args) => args.to_vec(),
-                Node::Pow([b, _]) => vec![*b],
+        for &id in &order {
+            let d = id == var
+                || self
+                    .pool
+                    .node(id)
+                    .children()
+                    .iter()
+                    .any(|c| depends.get(c) == Some(&true));
+            depends.insert(id, d);
+            let args: &[ExprId] = match self.pool.node(id) {
+                Node::Call(_, args) => args,
+                Node::Pow(be) => &be[..1],
                 _ => continue,
             };
-            for a in args {
-                if a != var && !inner.contains(&a) && self.pool.reachable(&[a]).contains(&var) {
+            for &a in args {
+                if a != var
+                    && depends.get(&a) == Some(&true)
+                    && !inner.contains(&a)
+                    && inner.len() < 32
+                {
                     inner.push(a);
                 }
             }
         }
-        inner.truncate(32);
         inner
     }
 
