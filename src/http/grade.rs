@@ -198,6 +198,8 @@ struct Graded {
     values: Vec<f64>,
     reference: Option<crate::engine::ExprId>,
     swapped: bool,
+    /// Part of a matrix answer that is the reference transposed.
+    transposed: bool,
     /// Not a component of the reference (an unknown key, an index too many): it makes
     /// the answer invalid but does not count in the score.
     extra: bool,
@@ -221,6 +223,7 @@ fn invalid(code: &'static str, detail: String) -> Graded {
         values: Vec::new(),
         reference: None,
         swapped: false,
+        transposed: false,
         extra: false,
     }
 }
@@ -244,6 +247,7 @@ fn component(g: &mut Grader, reference: crate::engine::ExprId, answer: Option<&V
         values,
         reference: Some(reference),
         swapped: false,
+        transposed: false,
         extra: false,
     }
 }
@@ -306,6 +310,35 @@ fn row(
     }
 }
 
+/// Marks the incorrect entries of a square matrix answer that is, at every sample, the
+/// reference transposed (while some entry is wrong, so the reference is not symmetric).
+fn mark_transposed(g: &Grader, matrix: &[Vec<crate::engine::ExprId>], rows: &mut [GradedRow]) {
+    let n = matrix.len();
+    if n < 2 || matrix.iter().any(|r| r.len() != n) || rows.len() != n {
+        return;
+    }
+    let values = |i: usize, j: usize| {
+        rows[i]
+            .2
+            .get(j)
+            .map(|(_, c)| c.values.as_slice())
+            .unwrap_or(&[])
+    };
+    let transposed = (0..n).all(|i| (0..n).all(|j| g.agrees(matrix[j][i], values(i, j))));
+    // Some entry wrong: so the reference is not symmetric, and the transpose explains it.
+    let asymmetric = rows
+        .iter()
+        .flat_map(|r| &r.2)
+        .any(|(_, c)| matches!(c.verdict, Verdict::Incorrect { .. }));
+    if transposed && asymmetric {
+        for row in rows.iter_mut() {
+            for (_, c) in row.2.iter_mut() {
+                c.transposed = matches!(c.verdict, Verdict::Incorrect { .. });
+            }
+        }
+    }
+}
+
 /// Marks pairs of incorrect components that are each other's reference.
 fn mark_swaps(g: &Grader, items: &mut [(String, Graded)]) {
     for i in 0..items.len() {
@@ -347,7 +380,9 @@ fn component_json(c: &Graded, vars: &[String], layout: Layout) -> Value {
             let mut m = Map::new();
             m.insert("verdict".into(), json!("incorrect"));
             m.insert("method".into(), json!("numeric"));
-            let hint = if c.swapped {
+            let hint = if c.transposed {
+                Some("transposed")
+            } else if c.swapped {
                 Some("swapped_components")
             } else {
                 hint.map(|h| h.name())
@@ -469,6 +504,21 @@ fn grade_one(g: &mut Grader, program: &Program, kind: GradeKind, answer: &Value)
                 mark_swaps(g, &mut items);
                 rows.push((key, layout, items));
             }
+            // Rows the reference does not have make the answer invalid.
+            let extra_rows: Vec<String> = match answer {
+                Value::Array(xs) => (matrix.len()..xs.len()).map(|i| i.to_string()).collect(),
+                Value::Object(m) => m.keys().filter(|k| !vars.contains(k)).cloned().collect(),
+                _ => Vec::new(),
+            };
+            for key in extra_rows {
+                let detail = format!("the reference has no row {key}");
+                let extra = Graded {
+                    extra: true,
+                    ..invalid("invalid_request", detail)
+                };
+                rows.push((key.clone(), Layout::Array, vec![(key, extra)]));
+            }
+            mark_transposed(g, &matrix, &mut rows);
             let (v, s) = overall(
                 rows.iter()
                     .flat_map(|(_, _, items)| items.iter().map(|(_, c)| c)),

@@ -514,6 +514,21 @@ impl Grader {
             && self.reference_at.iter().any(|r| !close(r[ia], r[ib], o))
     }
 
+    /// Whether `values` (an answer's values at the samples) agree with the reference
+    /// node `reference` at every sample.
+    pub fn agrees(&self, reference: ExprId, values: &[f64]) -> bool {
+        let Some(&k) = self.output_of.get(&reference) else {
+            return false;
+        };
+        !self.samples.is_empty()
+            && values.len() == self.samples.len()
+            && self
+                .reference_at
+                .iter()
+                .zip(values)
+                .all(|(r, &v)| close(r[k], v, &self.options))
+    }
+
     /// The variables, in the order of the answers.
     pub fn variables(&self) -> &[String] {
         &self.variables

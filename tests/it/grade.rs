@@ -213,3 +213,19 @@ async fn a_class_in_one_request_is_deterministic() {
         "same request, same response, in another server too"
     );
 }
+
+#[tokio::test]
+async fn a_transposed_jacobian_and_extra_rows() {
+    let body = |answer: Value| json!({"expressions": ["x*y^2", "x + 3*y"], "kind": "jacobian", "variables": ["x", "y"], "answer": answer});
+    // J = [[y^2, 2xy], [1, 3]]; its transpose:
+    let r = grade(body(json!([["y^2", "1"], ["2*x*y", "3"]]))).await;
+    assert_eq!(r["verdict"], "incorrect");
+    assert_eq!(r["components"][0][1]["hint"], "transposed", "{r}");
+    assert_eq!(r["components"][0][0]["verdict"], "correct");
+    let r = grade(body(json!([["y^2", "2*x*y"], ["1", "3"], ["0", "0"]]))).await;
+    assert_eq!(
+        (r["verdict"].as_str(), r["score"].as_f64()),
+        (Some("invalid"), Some(1.0)),
+        "{r}"
+    );
+}
