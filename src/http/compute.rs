@@ -202,12 +202,9 @@ async fn compute(
     let out = if pts.len() * tape.len() > 1_000_000 {
         // A large batch: evaluate off the async runtime.
         let program = program.clone();
+        let n_points = pts.len();
         tokio::task::spawn_blocking(move || {
-            let mut out = vec![
-                0.0;
-                inputs.len() / program.tape.as_ref().map_or(1, |t| t.inputs().max(1))
-                    * n_out
-            ];
+            let mut out = vec![0.0; n_points * n_out];
             program
                 .tape
                 .as_ref()

@@ -702,3 +702,27 @@ async fn a_slow_compile_times_out_as_a_limit() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn a_large_batch_without_variables_answers_every_point() {
+    // No inputs, enough instructions and points to take the off-runtime path.
+    let app = router(Config::default());
+    let expr = (1..=60)
+        .map(|k| format!("sin({k}*pi/7)"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let points = vec![json!({}); 20_000];
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": expr, "points": points}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let values = r.body["values"].as_array().unwrap();
+    assert_eq!(values.len(), 20_000);
+    let want: f64 = (1..=60)
+        .map(|k| (k as f64 * std::f64::consts::PI / 7.0).sin())
+        .sum();
+    assert!((num(&values[19_999]) - want).abs() < 1e-12);
+}
