@@ -9,6 +9,11 @@ use clap::Parser;
 use nabla::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: the engine builds many small nodes and buffers; glibc's allocator spent about
+/// a third of a large compile (measured with callgrind), mimalloc a fraction of that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let config = Config::parse();
     if config.healthcheck {

@@ -17,6 +17,8 @@
 //!
 //! These identities assume finite inputs; they never change a value that is defined.
 
+use smallvec::SmallVec;
+
 use super::{Constant, ExprId, Node, Pool};
 use crate::engine::func::Func;
 
@@ -29,7 +31,25 @@ impl Pool {
             let inf = self.intern(Node::Pow([zero, minus_one]));
             return self.intern(Node::Mul(Box::new([zero, inf])));
         }
-        self.intern(Node::Num(v.to_bits()))
+        const COMMON: [u64; 5] = [
+            0,
+            0x3ff0_0000_0000_0000,
+            0xbff0_0000_0000_0000,
+            0x4000_0000_0000_0000,
+            0x3fe0_0000_0000_0000,
+        ];
+        let bits = v.to_bits();
+        match COMMON.iter().position(|&c| c == bits) {
+            Some(k) => match self.common[k] {
+                Some(id) => id,
+                None => {
+                    let id = self.intern(Node::Num(bits));
+                    self.common[k] = Some(id);
+                    id
+                }
+            },
+            None => self.intern(Node::Num(bits)),
+        }
     }
 
     /// `-a`.
@@ -67,9 +87,9 @@ impl Pool {
         if let [one] = terms {
             return *one; // a node is canonical already
         }
-        let mut consts: Vec<f64> = Vec::new();
+        let mut consts: SmallVec<[f64; 4]> = SmallVec::new();
         // (key of the term without its coefficient, the term, its coefficient)
-        let mut items: Vec<(u64, ExprId, f64)> = Vec::with_capacity(terms.len());
+        let mut items: SmallVec<[(u64, ExprId, f64); 8]> = SmallVec::with_capacity(terms.len());
         for &t in terms {
             match self.node(t) {
                 Node::Add(xs) => {
@@ -126,7 +146,12 @@ impl Pool {
 
     /// Records a term of a sum: numbers apart, others with their coefficient and the key
     /// (structural hash) of the rest.
-    fn gather_term(&self, t: ExprId, consts: &mut Vec<f64>, items: &mut Vec<(u64, ExprId, f64)>) {
+    fn gather_term(
+        &self,
+        t: ExprId,
+        consts: &mut SmallVec<[f64; 4]>,
+        items: &mut SmallVec<[(u64, ExprId, f64); 8]>,
+    ) {
         if let Some(v) = self.node(t).as_num() {
             consts.push(v);
             return;
@@ -209,7 +234,8 @@ impl Pool {
         }
         let mut coeff = 1.0f64;
         // (base, exponent, the factor itself)
-        let mut items: Vec<(ExprId, ExprId, ExprId)> = Vec::with_capacity(factors.len());
+        let mut items: SmallVec<[(ExprId, ExprId, ExprId); 8]> =
+            SmallVec::with_capacity(factors.len());
         let one = self.num(1.0);
         let mut gather = |pool: &Pool, f: ExprId, coeff: &mut f64| match pool.node(f) {
             Node::Num(_) => *coeff *= pool.node(f).as_num().unwrap_or(1.0),
@@ -227,7 +253,7 @@ impl Pool {
             }
         }
         items.sort_by_key(|&(b, _, f)| (b, f));
-        let mut out: Vec<ExprId> = Vec::with_capacity(items.len() + 1);
+        let mut out: SmallVec<[ExprId; 8]> = SmallVec::with_capacity(items.len() + 1);
         let mut regroup = false;
         let mut i = 0;
         while i < items.len() {
@@ -241,7 +267,7 @@ impl Pool {
                 i = j;
                 continue;
             }
-            let exps: Vec<ExprId> = items[i..j].iter().map(|&(_, e, _)| e).collect();
+            let exps: SmallVec<[ExprId; 4]> = items[i..j].iter().map(|&(_, e, _)| e).collect();
             i = j;
             let e = self.add(&exps);
             let p = self.pow(base, e);
@@ -344,7 +370,8 @@ impl Pool {
 
     /// `f(args...)`; `args.len()` must be `f.arity()` (the parser checks it).
     pub fn call(&mut self, f: Func, args: &[ExprId]) -> ExprId {
-        let nums: Vec<Option<f64>> = args.iter().map(|&a| self.node(a).as_num()).collect();
+        let nums: SmallVec<[Option<f64>; 2]> =
+            args.iter().map(|&a| self.node(a).as_num()).collect();
         if nums.iter().all(Option::is_some) {
             let a = nums.first().copied().flatten().unwrap_or(f64::NAN);
             let b = nums.get(1).copied().flatten().unwrap_or(f64::NAN);
@@ -353,7 +380,7 @@ impl Pool {
                 return self.num(v);
             }
         }
-        let mut args: Vec<ExprId> = args.to_vec();
+        let mut args: SmallVec<[ExprId; 2]> = SmallVec::from_slice(args);
         match (f, self.node(args[0]).clone()) {
             (Func::Ln, Node::Const(Constant::E)) => return self.num(1.0),
             (Func::Ln, Node::Call(Func::Exp, inner)) => return inner[0],

@@ -34,6 +34,9 @@ pub struct Pool {
     index: HashTable<ExprId>,
     symbols: Vec<Box<str>>,
     symbol_index: HashMap<Box<str>, SymbolId>,
+    /// The nodes of the numbers constructors ask for all the time (0, 1, -1, 2, 0.5), so
+    /// asking costs an array lookup rather than a hash-consing probe.
+    pub(crate) common: [Option<ExprId>; 5],
     /// Children stored by all nodes together: with the node count, the memory a pool
     /// holds (a product of k factors is one node but k operands).
     operands: usize,
