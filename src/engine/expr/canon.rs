@@ -2,7 +2,7 @@
 //!
 //! What "canonical" means here:
 //! - numbers fold: an operation on numbers is its value, unless the value is not finite
-//!   (then the operation stays, so `1/0` prints as itself and evaluates to `inf`);
+//!   (then the operation stays: `1/0` is `0^(-1)`, which evaluates to `inf`);
 //! - sums and products are flat and n-ary, their operands sorted by structural hash, with
 //!   like terms collected (`x + x = 2*x`, `x*x = x^2`, `x^a*x^b = x^(a+b)`) and at most one
 //!   numeric term or coefficient (a coefficient is the first factor);
