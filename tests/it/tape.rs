@@ -162,9 +162,8 @@ fn a_huge_product_fails_its_budget_instead_of_filling_memory() {
     let root = expr(&mut pool, &names.join("*"));
     let vars: Vec<&str> = names.iter().map(String::as_str).collect();
     let ids = syms(&mut pool, &vars);
-    let start = std::time::Instant::now();
     assert!(diff::gradient(&mut pool, root, &ids, 1_000_000).is_err());
-    assert!(start.elapsed().as_secs() < 5);
+    assert!(pool.operands() < 1_000_000, "refused before building the partials");
 }
 
 #[test]
