@@ -57,16 +57,22 @@ proptest! {
     fn random_expressions_get_an_answer_or_a_documented_error(src in expression(), x in -3.0f64..3.0) {
         let app = router(Config::default());
         let rt = runtime();
-        for path in ["/v1/gradient", "/v1/hessian", "/v1/differentiate"] {
-            let body = json!({"expression": src, "point": {"x": x, "y": 0.5}, "symbolic": true});
-            let body = if path == "/v1/differentiate" { json!({"expression": src, "order": 2}) } else { body };
+        for path in ["/v1/gradient", "/v1/hessian", "/v1/differentiate", "/v1/grade", "/v1/grade "] {
+            let body = match path {
+                "/v1/differentiate" => json!({"expression": src, "order": 2}),
+                // The random text as a reference, then as an answer.
+                "/v1/grade" => json!({"expression": src, "answer": {"x": "cos(x)", "y": "1"}}),
+                "/v1/grade " => json!({"expression": "x*sin(y)", "answer": {"x": src, "y": src}}),
+                _ => json!({"expression": src, "point": {"x": x, "y": 0.5}, "symbolic": true}),
+            };
+            let path = path.trim();
             let r = rt.block_on(send(&app, "POST", path, Some("application/json"), body.to_string()));
             check(r.status, &r.body)?;
         }
     }
 
     #[test]
-    fn random_bodies_get_a_documented_error(bytes in prop::collection::vec(any::<u8>(), 0..300), path in prop::sample::select(&["/v1/gradient", "/v1/jacobian", "/v1/hessian", "/v1/differentiate"][..])) {
+    fn random_bodies_get_a_documented_error(bytes in prop::collection::vec(any::<u8>(), 0..300), path in prop::sample::select(&["/v1/gradient", "/v1/jacobian", "/v1/hessian", "/v1/differentiate", "/v1/grade"][..])) {
         let app = router(Config::default());
         let body = String::from_utf8_lossy(&bytes).into_owned();
         let r = runtime().block_on(send(&app, "POST", path, Some("application/json"), body));

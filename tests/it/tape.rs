@@ -163,7 +163,10 @@ fn a_huge_product_fails_its_budget_instead_of_filling_memory() {
     let vars: Vec<&str> = names.iter().map(String::as_str).collect();
     let ids = syms(&mut pool, &vars);
     assert!(diff::gradient(&mut pool, root, &ids, 1_000_000).is_err());
-    assert!(pool.operands() < 1_000_000, "refused before building the partials");
+    assert!(
+        pool.operands() < 1_000_000,
+        "refused before building the partials"
+    );
 }
 
 #[test]
