@@ -15,7 +15,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nabla::engine::expr::Scope;
 use nabla::engine::parse::ParseOptions;
-use nabla::engine::{compile, diff, read, Pool, Tape};
+use nabla::engine::{compile, diff, read, ExprId, Pool, Tape};
 
 /// The service's allocator (see src/main.rs), so compile times are the service's.
 #[global_allocator]
@@ -23,9 +23,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const W1: &str = "0.5*x^2 + y*z - ln(1+exp(x^2*y^3*z))";
 
-/// Parses, differentiates and compiles `[value, gradient...]` of `src`: the workload
-/// "parse+differentiate+compile".
-fn compile_value_and_gradient(src: &str, vars: &[String]) -> Tape {
+/// `src` read into a pool with its gradient: the pool, `[value, gradient...]`, the inputs.
+fn with_gradient(src: &str, vars: &[String]) -> (Pool, Vec<ExprId>, Vec<ExprId>) {
     let opts = ParseOptions {
         max_depth: 200,
         max_bytes: usize::MAX,
@@ -35,21 +34,20 @@ fn compile_value_and_gradient(src: &str, vars: &[String]) -> Tape {
     let ids: Vec<_> = vars.iter().map(|v| pool.sym(v)).collect();
     let mut roots = vec![root];
     roots.extend(diff::gradient(&mut pool, root, &ids, usize::MAX).expect("no limit"));
+    (pool, roots, ids)
+}
+
+/// Parses, differentiates and compiles `[value, gradient...]` of `src`: the workload
+/// "parse+differentiate+compile".
+fn compile_value_and_gradient(src: &str, vars: &[String]) -> Tape {
+    let (pool, roots, ids) = with_gradient(src, vars);
     compile(&pool, &roots, &ids).expect("inputs")
 }
 
 /// The value program and the value+gradient program of `src` (for their sizes).
 fn value_and_gradient(src: &str, vars: &[String]) -> (Tape, Tape) {
-    let opts = ParseOptions {
-        max_depth: 200,
-        max_bytes: usize::MAX,
-    };
-    let mut pool = Pool::new();
-    let root = read(&mut pool, src, Scope::default(), &opts).expect("parses");
-    let ids: Vec<_> = vars.iter().map(|v| pool.sym(v)).collect();
-    let value = compile(&pool, &[root], &ids).expect("inputs");
-    let mut roots = vec![root];
-    roots.extend(diff::gradient(&mut pool, root, &ids, usize::MAX).expect("no limit"));
+    let (pool, roots, ids) = with_gradient(src, vars);
+    let value = compile(&pool, &roots[..1], &ids).expect("inputs");
     (value, compile(&pool, &roots, &ids).expect("inputs"))
 }
 

@@ -98,6 +98,37 @@ pub fn with_cache_header(mut response: Response, hit: bool) -> Response {
     response
 }
 
+/// `one` or `many` (a batch), exactly one of them, at most `limit` long: the items and
+/// whether it was a batch. `name` is the singular field, `{name}s` the plural.
+pub fn one_or_many<T>(
+    one: Option<T>,
+    many: Option<Vec<T>>,
+    name: &str,
+    limit: usize,
+) -> Result<(Vec<T>, bool), ApiError> {
+    let (items, batch) = match (one, many) {
+        (Some(x), None) => (vec![x], false),
+        (None, Some(xs)) => (xs, true),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_request(format!(
+                "give '{name}' or '{name}s', not both"
+            )))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_request(format!(
+                "missing field '{name}' (or '{name}s')"
+            )))
+        }
+    };
+    if items.len() > limit {
+        return Err(ApiError::limit_exceeded(
+            "max_points",
+            format!("{} {name}s, over the limit of {limit}", items.len()),
+        ));
+    }
+    Ok((items, batch))
+}
+
 /// The expressions of a request, by endpoint.
 fn expressions(
     kind: Kind,
@@ -146,30 +177,7 @@ async fn compute(
     req: ComputeRequest,
 ) -> Result<(Value, bool), ApiError> {
     let exprs = expressions(kind, req.expression, req.expressions)?;
-    let (pts, batch) = match (req.point, req.points) {
-        (Some(p), None) => (vec![p], false),
-        (None, Some(ps)) => (ps, true),
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_request(
-                "give 'point' or 'points', not both",
-            ))
-        }
-        (None, None) => {
-            return Err(ApiError::invalid_request(
-                "missing field 'point' (or 'points')",
-            ))
-        }
-    };
-    if pts.len() > state.config.max_points {
-        return Err(ApiError::limit_exceeded(
-            "max_points",
-            format!(
-                "{} points, over the limit of {}",
-                pts.len(),
-                state.config.max_points
-            ),
-        ));
-    }
+    let (pts, batch) = one_or_many(req.point, req.points, "point", state.config.max_points)?;
     let params = points::read_parameters(&req.parameters)?;
     let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
     let layout = match pts.first() {

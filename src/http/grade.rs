@@ -5,7 +5,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::compute::{program, within_time};
+use super::compute::{one_or_many, program, within_time};
 use super::extract::ApiJson;
 use super::AppState;
 use crate::service::grade::{GradeOptions, Grader, Verdict, DEFAULT_BOX};
@@ -107,7 +107,7 @@ fn options(req: &GradeRequest, variables: &[String]) -> Result<GradeOptions, Api
     Ok(o)
 }
 
-async fn answer(state: AppState, req: GradeRequest) -> Result<(Value, bool), ApiError> {
+async fn answer(state: AppState, mut req: GradeRequest) -> Result<(Value, bool), ApiError> {
     let kind = match req.kind.as_deref().unwrap_or("gradient") {
         "gradient" => GradeKind::Gradient,
         "jacobian" => GradeKind::Jacobian,
@@ -134,30 +134,12 @@ async fn answer(state: AppState, req: GradeRequest) -> Result<(Value, bool), Api
         }
         (_, None, None) => return Err(ApiError::invalid_request("missing field 'expression'")),
     };
-    let (answers, batch) = match (&req.answer, &req.answers) {
-        (Some(a), None) => (vec![a.clone()], false),
-        (None, Some(a)) => (a.clone(), true),
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_request(
-                "give 'answer' or 'answers', not both",
-            ))
-        }
-        (None, None) => {
-            return Err(ApiError::invalid_request(
-                "missing field 'answer' (or 'answers')",
-            ))
-        }
-    };
-    if answers.len() > state.config.max_points {
-        return Err(ApiError::limit_exceeded(
-            "max_points",
-            format!(
-                "{} answers, over the limit of {}",
-                answers.len(),
-                state.config.max_points
-            ),
-        ));
-    }
+    let (answers, batch) = one_or_many(
+        req.answer.take(),
+        req.answers.take(),
+        "answer",
+        state.config.max_points,
+    )?;
     let params = read_parameters(&req.parameters)?;
     let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
     let program_kind = match kind {
