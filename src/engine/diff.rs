@@ -166,8 +166,9 @@ fn partials(pool: &mut Pool, id: ExprId, node: &Node, depends: &[bool]) -> Vec<(
                 let p = pool.pow(base, e_minus_one);
                 out.push((base, pool.mul(&[exponent, p])));
             }
-            if dep(&exponent) {
-                // d/de b^e = b^e * ln(b)
+            // d/de b^e = b^e * ln(b); for b = 0 the power is constant (0, or inf for
+            // e < 0) and the derivative is 0, not 0*ln(0) = NaN.
+            if dep(&exponent) && pool.node(base).as_num() != Some(0.0) {
                 let ln_b = pool.call(Func::Ln, &[base]);
                 out.push((exponent, pool.mul(&[id, ln_b])));
             }

@@ -249,3 +249,26 @@ fn ex_3d_gradient_in_the_matrix_is_the_outer_product() {
         }
     }
 }
+
+#[test]
+fn powers_of_constants() {
+    // d/dx 0^x = 0 (for x > 0 the function is 0); d/dx 2^x = 2^x ln 2; d/dx e^x = e^x.
+    for (src, x, want) in [
+        ("0^x", 1.5, 0.0),
+        ("2^x", 1.5, 2f64.powf(1.5) * 2f64.ln()),
+        ("e^x", 1.5, 1.5f64.exp()),
+        (
+            "pi^x",
+            0.5,
+            std::f64::consts::PI.sqrt() * std::f64::consts::PI.ln(),
+        ),
+    ] {
+        let got = value_and_gradient_tape(src, &["x"])
+            .eval(&[x])
+            .expect("arity")[1];
+        assert!(
+            close(got, want, 1e-14),
+            "d/dx {src} at {x}: {got} vs {want}"
+        );
+    }
+}
