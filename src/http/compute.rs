@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::extract::ApiJson;
 use super::AppState;
 use crate::service::cache::spelling_key;
-use crate::service::points::{self, number, shaped, shaped_numbers, Layout};
+use crate::service::points::{self, number, shaped, Layout};
 use crate::service::program::{prepare, Kind, Program, Spec};
 use crate::service::ApiError;
 
@@ -236,17 +236,20 @@ async fn compute(
     };
     let mut body = Map::new();
     body.insert("variables".into(), Value::from(program.variables.clone()));
-    let answers: Vec<Answer> = out
+    let answers: Vec<Map<String, Value>> = out
         .chunks(n_out.max(1))
         .take(pts.len())
         .map(|o| answer(&program, o, layout))
         .collect();
     for &(field, plural) in fields(kind) {
         if batch {
-            let all: Vec<Value> = answers.iter().map(|a| a.get(field)).collect();
+            let all: Vec<Value> = answers
+                .iter()
+                .map(|a| a.get(field).cloned().unwrap_or(Value::Null))
+                .collect();
             body.insert(plural.into(), Value::Array(all));
         } else if let Some(a) = answers.first() {
-            body.insert(field.into(), a.get(field));
+            body.insert(field.into(), a.get(field).cloned().unwrap_or(Value::Null));
         }
     }
     if req.symbolic {
@@ -268,63 +271,66 @@ fn fields(kind: Kind) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-/// One point's answer.
-struct Answer(Map<String, Value>);
-
-impl Answer {
-    fn get(&self, field: &str) -> Value {
-        self.0.get(field).cloned().unwrap_or(Value::Null)
+/// The fields of an answer for `kind`: the expressions' `values`, each expression's
+/// gradient row, and the Hessian rows (all aligned with `vars`), shaped like the question.
+/// One layout for numbers and for symbolic texts.
+fn shape_fields(
+    kind: Kind,
+    values: Vec<Value>,
+    rows: Vec<Vec<Value>>,
+    hessian: Vec<Vec<Value>>,
+    vars: &[String],
+    layout: Layout,
+) -> Map<String, Value> {
+    let mut rows: Vec<Value> = rows.iter().map(|r| shaped(r, vars, layout)).collect();
+    let mut m = Map::new();
+    if kind == Kind::Jacobian {
+        m.insert("value".into(), Value::Array(values));
+        m.insert("jacobian".into(), Value::Array(rows));
+        return m;
     }
+    m.insert(
+        "value".into(),
+        values.into_iter().next().unwrap_or(Value::Null),
+    );
+    m.insert(
+        "gradient".into(),
+        if rows.is_empty() {
+            Value::Null
+        } else {
+            rows.swap_remove(0)
+        },
+    );
+    if kind == Kind::Hessian {
+        let h: Vec<Value> = hessian.iter().map(|r| shaped(r, vars, layout)).collect();
+        m.insert("hessian".into(), shaped(&h, vars, layout));
+    }
+    m
 }
 
 /// Splits one point's outputs (values, gradient rows, Hessian rows) into fields.
-fn answer(program: &Program, out: &[f64], layout: Layout) -> Answer {
-    let vars = &program.variables;
-    let n = vars.len();
-    let m = program.outputs;
-    let rows: Vec<Value> = (0..m)
-        .map(|i| {
-            shaped_numbers(
-                out.get(m + i * n..m + (i + 1) * n).unwrap_or(&[]),
-                vars,
-                layout,
-            )
-        })
-        .collect();
-    let mut a = Map::new();
-    match program.kind {
-        Kind::Jacobian => {
-            a.insert(
-                "value".into(),
-                Value::Array(out[..m.min(out.len())].iter().map(|&v| number(v)).collect()),
-            );
-            a.insert("jacobian".into(), Value::Array(rows));
-        }
-        _ => {
-            a.insert(
-                "value".into(),
-                number(out.first().copied().unwrap_or(f64::NAN)),
-            );
-            a.insert(
-                "gradient".into(),
-                rows.into_iter().next().unwrap_or(Value::Null),
-            );
-            if program.kind == Kind::Hessian {
-                let base = m + m * n;
-                let h: Vec<Value> = (0..n)
-                    .map(|i| {
-                        shaped_numbers(
-                            out.get(base + i * n..base + (i + 1) * n).unwrap_or(&[]),
-                            vars,
-                            layout,
-                        )
-                    })
-                    .collect();
-                a.insert("hessian".into(), shaped(&h, vars, layout));
-            }
-        }
-    }
-    Answer(a)
+fn answer(program: &Program, out: &[f64], layout: Layout) -> Map<String, Value> {
+    let (n, m) = (program.variables.len(), program.outputs);
+    let numbers = |from: usize, len: usize| -> Vec<Value> {
+        out.get(from..from + len)
+            .unwrap_or(&[])
+            .iter()
+            .map(|&v| number(v))
+            .collect()
+    };
+    let rows = (0..m).map(|i| numbers(m + i * n, n)).collect();
+    let hessian = match program.kind {
+        Kind::Hessian => (0..n).map(|i| numbers(m + m * n + i * n, n)).collect(),
+        _ => Vec::new(),
+    };
+    shape_fields(
+        program.kind,
+        numbers(0, m),
+        rows,
+        hessian,
+        &program.variables,
+        layout,
+    )
 }
 
 /// The `symbolic` field: the expressions and derivatives as text, shaped like the answer.
@@ -335,32 +341,16 @@ fn symbolic(
     layout: Layout,
 ) -> Result<Value, ApiError> {
     let s = program.symbolic(false, &state.config)?;
-    let vars = &program.variables;
-    let mut m = Map::new();
-    let rows: Vec<Value> = s
-        .gradients
-        .iter()
-        .map(|g| shaped(g, vars, layout))
-        .collect();
-    match kind {
-        Kind::Jacobian => {
-            m.insert("value".into(), Value::from(s.values));
-            m.insert("jacobian".into(), Value::Array(rows));
-        }
-        _ => {
-            m.insert(
-                "value".into(),
-                s.values.into_iter().next().map_or(Value::Null, Value::from),
-            );
-            m.insert(
-                "gradient".into(),
-                rows.into_iter().next().unwrap_or(Value::Null),
-            );
-            if kind == Kind::Hessian {
-                let h: Vec<Value> = s.hessian.iter().map(|r| shaped(r, vars, layout)).collect();
-                m.insert("hessian".into(), shaped(&h, vars, layout));
-            }
-        }
-    }
-    Ok(Value::Object(m))
+    let texts = |row: Vec<String>| row.into_iter().map(Value::from).collect::<Vec<_>>();
+    let rows = s.gradients.into_iter().map(texts).collect();
+    let hessian = s.hessian.into_iter().map(texts).collect();
+    let fields = shape_fields(
+        kind,
+        texts(s.values),
+        rows,
+        hessian,
+        &program.variables,
+        layout,
+    );
+    Ok(Value::Object(fields))
 }

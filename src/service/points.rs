@@ -150,9 +150,3 @@ pub fn shaped<T: Into<Value> + Clone>(values: &[T], variables: &[String], layout
         Layout::Array => Value::Array(values.iter().cloned().map(Into::into).collect()),
     }
 }
-
-/// Numbers aligned with `variables`, in the layout of the question.
-pub fn shaped_numbers(values: &[f64], variables: &[String], layout: Layout) -> Value {
-    let values: Vec<Value> = values.iter().map(|&v| number(v)).collect();
-    shaped(&values, variables, layout)
-}
