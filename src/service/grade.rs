@@ -277,6 +277,11 @@ impl Grader {
     /// Compiles `ids` and evaluates them at every sample; `None` if they do not compile.
     fn at_samples(&self, ids: &[ExprId]) -> Option<Vec<Vec<f64>>> {
         let tape = compile(&self.pool, ids, &self.inputs).ok()?;
+        self.run_at_samples(&tape)
+    }
+
+    /// Evaluates a compiled program at every sample.
+    fn run_at_samples(&self, tape: &Tape) -> Option<Vec<Vec<f64>>> {
         self.samples
             .iter()
             .map(|p| {
@@ -303,8 +308,11 @@ impl Grader {
     }
 
     fn grade_node(&mut self, reference: ExprId, answer: ExprId) -> (Verdict, Vec<f64>) {
-        let values = self
-            .at_samples(&[answer])
+        // Compiled once: for the samples here and for the counterexample search.
+        let tape = compile(&self.pool, &[answer], &self.inputs).ok();
+        let values = tape
+            .as_ref()
+            .and_then(|t| self.run_at_samples(t))
             .map(|rows| {
                 rows.into_iter()
                     .map(|r| r.first().copied().unwrap_or(f64::NAN))
@@ -331,7 +339,7 @@ impl Grader {
         if !differs && undefined * 4 <= values.len() {
             return (Verdict::Correct { symbolic: false }, values);
         }
-        let Some(counterexample) = self.counterexample(k, answer) else {
+        let Some(counterexample) = tape.as_ref().and_then(|t| self.counterexample(k, t)) else {
             return (Verdict::Undecided, values);
         };
         let hint = self.hint(reference, &expected, &values);
@@ -347,8 +355,7 @@ impl Grader {
     /// The simplest point (small integers and halves first) where the reference is
     /// defined and the answer differs from it (or is undefined), else the first such
     /// sample.
-    fn counterexample(&self, k: usize, answer: ExprId) -> Option<Counterexample> {
-        let tape = compile(&self.pool, &[answer], &self.inputs).ok()?;
+    fn counterexample(&self, k: usize, tape: &Tape) -> Option<Counterexample> {
         let eval = |p: &[f64]| -> Option<(f64, f64)> {
             let r = self.reference(p)?;
             if !r.iter().all(|v| v.is_finite()) {
