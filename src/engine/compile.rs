@@ -43,8 +43,8 @@ enum Def {
 pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape, UnboundSymbol> {
     let mut l = Lowering {
         pool,
-        defs: Vec::new(),
-        cse: HashMap::default(),
+        defs: Vec::with_capacity(pool.len()),
+        cse: HashMap::with_capacity_and_hasher(pool.len(), Default::default()),
         consts: HashMap::default(),
         values: vec![None; pool.len()],
     };
@@ -128,13 +128,13 @@ impl Lowering<'_> {
         Ok(match pool.node(id) {
             Node::Num(_) => self.constant(pool.node(id).as_num().unwrap_or(f64::NAN)),
             Node::Const(c) => self.constant(c.value()),
-            Node::Sym(s) => return Err(UnboundSymbol(pool.symbol_name(*s).to_string())),
+            Node::Sym(s) => return Err(UnboundSymbol(pool.symbol_name(s).to_string())),
             Node::Add(terms) => self.sum(terms),
             Node::Mul(factors) => match pool.node(factors[0]).as_num() {
                 Some(c) => self.product(c, &factors[1..]),
                 None => self.product(1.0, factors),
             },
-            &Node::Pow([b, e]) => {
+            Node::Pow([b, e]) => {
                 let bv = self.value(b);
                 match pool.node(e).as_num() {
                     // `1/(1 + exp(u))` is a sigmoid: the product lowering knows.
@@ -159,12 +159,12 @@ impl Lowering<'_> {
             Node::Call(f @ (Func::Sigmoid | Func::Softplus), args) => {
                 // Also `softplus(-w)`: see `logistic`.
                 let a = self.value(args[0]);
-                self.logistic(Op::of(*f), a)
+                self.logistic(Op::of(f), a)
             }
             Node::Call(f, args) => {
                 let a = self.value(args[0]);
                 let b = args.get(1).map_or(a, |&b| self.value(b));
-                self.emit(Op::of(*f), a, b)
+                self.emit(Op::of(f), a, b)
             }
         })
     }
@@ -258,7 +258,7 @@ impl Lowering<'_> {
                 continue;
             }
             match pool.node(f) {
-                &Node::Pow([b, e]) if pool.node(e).as_num().is_some_and(|p| p < 0.0) => {
+                Node::Pow([b, e]) if pool.node(e).as_num().is_some_and(|p| p < 0.0) => {
                     let p = -pool.node(e).as_num().unwrap_or(-1.0);
                     let bv = self.value(b);
                     denom.push(self.numeric_power(bv, p));
@@ -335,7 +335,7 @@ fn chunk_ends(x: VReg, level: u64) -> bool {
 fn as_exp(pool: &Pool, id: ExprId) -> Option<ExprId> {
     match pool.node(id) {
         Node::Call(Func::Exp, args) => Some(args[0]),
-        &Node::Pow([b, u]) if matches!(pool.node(b), Node::Const(Constant::E)) => Some(u),
+        Node::Pow([b, u]) if matches!(pool.node(b), Node::Const(Constant::E)) => Some(u),
         _ => None,
     }
 }
@@ -358,7 +358,7 @@ fn one_plus_exp(pool: &Pool, id: ExprId) -> Option<ExprId> {
 
 /// `(u, k)` when `id` is `(1 + exp(u))^-k` for a positive integer `k`.
 fn sigmoid_denominator(pool: &Pool, id: ExprId) -> Option<(ExprId, f64)> {
-    let &Node::Pow([b, e]) = pool.node(id) else {
+    let Node::Pow([b, e]) = pool.node(id) else {
         return None;
     };
     let k = -pool.node(e).as_num()?;
@@ -371,7 +371,7 @@ fn exp_power(pool: &Pool, id: ExprId) -> Option<(ExprId, f64)> {
     if let Some(u) = as_exp(pool, id) {
         return Some((u, 1.0));
     }
-    let &Node::Pow([b, e]) = pool.node(id) else {
+    let Node::Pow([b, e]) = pool.node(id) else {
         return None;
     };
     let m = pool.node(e).as_num()?;

@@ -13,6 +13,7 @@
 //! `(a % b)' = (1, -trunc(a/b))`.
 
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 use super::expr::{ExprId, Node, Pool};
 use super::func::Func;
@@ -38,29 +39,44 @@ pub fn gradient(
     let mut grads = vec![zero; wrt.len()];
     let inputs: HashMap<ExprId, usize> = wrt.iter().enumerate().map(|(i, &v)| (v, i)).collect();
     let order = pool.reachable(&[root]);
+    // A gradient makes about as many new nodes as the function has (the cheap-gradient
+    // principle): make room once.
+    pool.reserve(order.len());
     // depends[i]: whether node i depends on an input; only those get adjoints.
     let mut depends = vec![false; root.index() + 1];
     for &id in &order {
         depends[id.index()] =
-            inputs.contains_key(&id) || pool.node(id).children().iter().any(|c| depends[c.index()]);
+            inputs.contains_key(&id) || pool.children(id).iter().any(|c| depends[c.index()]);
     }
-    let mut contributions: Vec<Vec<ExprId>> = vec![Vec::new(); root.index() + 1];
-    contributions[root.index()].push(pool.num(1.0));
+    // The contributions to each node's adjoint, as linked lists in one vector: `head[i]`
+    // is the newest contribution to node i, `links[k].1` the one before it.
+    const END: u32 = u32::MAX;
+    let mut head = vec![END; root.index() + 1];
+    let mut links: Vec<(ExprId, u32)> = Vec::with_capacity(order.len() * 2);
+    links.push((pool.num(1.0), END));
+    head[root.index()] = 0;
+    let mut parts: Vec<ExprId> = Vec::new();
+    let mut rules: Vec<(ExprId, Partial)> = Vec::new();
     for &id in order.iter().rev() {
         if !depends[id.index()] {
             continue;
         }
-        let parts = std::mem::take(&mut contributions[id.index()]);
+        parts.clear();
+        let mut k = head[id.index()];
+        while k != END {
+            parts.push(links[k as usize].0);
+            k = links[k as usize].1;
+        }
         if parts.is_empty() {
             continue;
         }
+        parts.reverse(); // in the order they came
         let adjoint = pool.add(&parts);
         if let Some(&k) = inputs.get(&id) {
             grads[k] = adjoint;
             continue;
         }
-        let node = pool.node(id).clone();
-        if let Node::Mul(factors) = &node {
+        if let Node::Mul(factors) = pool.node(id) {
             // The partials of a product of k factors hold k*(k-1) operands in all: bound
             // them before making them (x1*...*x100000 must fail, not fill memory).
             let k = factors.len();
@@ -68,9 +84,11 @@ pub fn gradient(
                 return Err(TooLarge { limit: max_nodes });
             }
         }
-        for (child, partial) in partials(pool, id, &node, &depends) {
-            let contribution = chain(pool, adjoint, partial);
-            contributions[child.index()].push(contribution);
+        partials(pool, id, &depends, &mut rules);
+        for (child, partial) in rules.drain(..) {
+            let contribution = chain(pool, adjoint, &partial);
+            links.push((contribution, head[child.index()]));
+            head[child.index()] = (links.len() - 1) as u32;
         }
         if over_budget(pool, max_nodes) {
             return Err(TooLarge { limit: max_nodes });
@@ -126,62 +144,93 @@ const DISTRIBUTE_MAX_TERMS: usize = 4;
 /// `2*x*(0.5 - ...)`, and `exp(u)` meets the `1/(1 + exp(u))` of each term in one
 /// product, where the compiler recognises a sigmoid (finite at u = 800, where
 /// `exp(u)*(...)` is `inf*0`). The bound keeps the expansion linear.
-fn chain(pool: &mut Pool, adjoint: ExprId, partial: ExprId) -> ExprId {
+fn chain(pool: &mut Pool, adjoint: ExprId, partial: &[ExprId]) -> ExprId {
+    if partial.is_empty() {
+        return adjoint;
+    }
+    let mut factors: SmallVec<[ExprId; 4]> = SmallVec::new();
+    factors.push(adjoint);
+    factors.extend_from_slice(partial);
     if pool.node(adjoint).as_num() == Some(1.0) {
-        return partial;
+        return pool.mul(&factors[1..]);
     }
     match pool.node(adjoint) {
         Node::Add(terms) if terms.len() <= DISTRIBUTE_MAX_TERMS => {
-            let terms = terms.clone();
-            let products: Vec<ExprId> = terms.iter().map(|&t| pool.mul(&[t, partial])).collect();
+            let terms: SmallVec<[ExprId; DISTRIBUTE_MAX_TERMS]> = SmallVec::from_slice(terms);
+            let products: SmallVec<[ExprId; DISTRIBUTE_MAX_TERMS]> = terms
+                .iter()
+                .map(|&t| {
+                    factors[0] = t;
+                    pool.mul(&factors)
+                })
+                .collect();
             pool.add(&products)
         }
-        _ => pool.mul(&[adjoint, partial]),
+        _ => pool.mul(&factors),
     }
 }
 
-/// The partial derivatives `∂node/∂child` of `node` (whose id is `id`) for each child
-/// that depends on an input. All derivative rules live here.
-fn partials(pool: &mut Pool, id: ExprId, node: &Node, depends: &[bool]) -> Vec<(ExprId, ExprId)> {
+/// A partial derivative as the factors of a product (none: the partial is 1), so that
+/// the chain rule multiplies the adjoint in with one canonicalisation and leaves no
+/// intermediate product behind.
+type Partial = SmallVec<[ExprId; 2]>;
+
+/// Products of at most this many factors pass their partials as factor lists; longer
+/// ones as one node, copied by `Pool::without_factor` (linear in the factors).
+const PARTIAL_FACTORS_MAX: usize = 3;
+
+/// The partial derivatives `∂node/∂child` of node `id` for each child that depends on an
+/// input, into `out`. All derivative rules live here.
+fn partials(pool: &mut Pool, id: ExprId, depends: &[bool], out: &mut Vec<(ExprId, Partial)>) {
     let dep = |c: &ExprId| depends[c.index()];
-    let mut out = Vec::new();
-    match node {
+    match pool.node(id) {
         Node::Num(_) | Node::Const(_) | Node::Sym(_) => {}
         Node::Add(terms) => {
-            let one = pool.num(1.0);
             for t in terms.iter().filter(|t| dep(t)) {
-                out.push((*t, one));
+                out.push((*t, Partial::new()));
+            }
+        }
+        Node::Mul(factors) if factors.len() <= PARTIAL_FACTORS_MAX => {
+            for (i, f) in factors.iter().enumerate().filter(|(_, f)| dep(f)) {
+                let others = factors.iter().enumerate().filter(|&(j, _)| j != i);
+                out.push((*f, others.map(|(_, &g)| g).collect()));
             }
         }
         Node::Mul(factors) => {
-            for (i, f) in factors.iter().enumerate().filter(|(_, f)| dep(f)) {
-                out.push((*f, pool.without_factor(id, i)));
+            let wanted: Vec<(usize, ExprId)> = factors
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| dep(f))
+                .map(|(i, &f)| (i, f))
+                .collect();
+            for (i, f) in wanted {
+                out.push((f, Partial::from_slice(&[pool.without_factor(id, i)])));
             }
         }
-        &Node::Pow([base, exponent]) => {
+        Node::Pow([base, exponent]) => {
             if dep(&base) {
                 // d/db b^e = e * b^(e-1)
                 let minus_one = pool.num(-1.0);
                 let e_minus_one = pool.add(&[exponent, minus_one]);
                 let p = pool.pow(base, e_minus_one);
-                out.push((base, pool.mul(&[exponent, p])));
+                out.push((base, Partial::from_slice(&[exponent, p])));
             }
             // d/de b^e = b^e * ln(b); for b = 0 the power is constant (0, or inf for
             // e < 0) and the derivative is 0, not 0*ln(0) = NaN.
             if dep(&exponent) && pool.node(base).as_num() != Some(0.0) {
                 let ln_b = pool.call(Func::Ln, &[base]);
-                out.push((exponent, pool.mul(&[id, ln_b])));
+                out.push((exponent, Partial::from_slice(&[id, ln_b])));
             }
         }
         Node::Call(f, args) => {
+            let args: SmallVec<[ExprId; 2]> = SmallVec::from_slice(args);
             for (k, a) in args.iter().enumerate().filter(|(_, a)| dep(a)) {
-                if let Some(d) = call_partial(pool, id, *f, args, k) {
-                    out.push((*a, d));
+                if let Some(d) = call_partial(pool, id, f, &args, k) {
+                    out.push((*a, Partial::from_slice(&[d])));
                 }
             }
         }
     }
-    out
 }
 
 /// `∂f(args)/∂args[k]` as a node, or `None` where it is 0 almost everywhere. `id` is the

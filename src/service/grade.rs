@@ -480,14 +480,13 @@ impl Grader {
             let d = id == var
                 || self
                     .pool
-                    .node(id)
-                    .children()
+                    .children(id)
                     .iter()
                     .any(|c| depends.get(c) == Some(&true));
             depends.insert(id, d);
             let args: &[ExprId] = match self.pool.node(id) {
                 Node::Call(_, args) => args,
-                Node::Pow(be) => &be[..1],
+                Node::Pow(_) => &self.pool.children(id)[..1],
                 _ => continue,
             };
             for &a in args {

@@ -29,7 +29,7 @@ impl Pool {
             let zero = self.intern(Node::Num(0f64.to_bits()));
             let minus_one = self.intern(Node::Num((-1f64).to_bits()));
             let inf = self.intern(Node::Pow([zero, minus_one]));
-            return self.intern(Node::Mul(Box::new([zero, inf])));
+            return self.intern(Node::Mul(&[zero, inf]));
         }
         const COMMON: [u64; 5] = [
             0,
@@ -54,8 +54,7 @@ impl Pool {
 
     /// `-a`.
     pub fn neg(&mut self, a: ExprId) -> ExprId {
-        let m = self.num(-1.0);
-        self.mul(&[m, a])
+        self.scale(-1.0, a)
     }
 
     /// `a - b`.
@@ -78,8 +77,59 @@ impl Pool {
 
     /// `c * a`.
     pub fn scale(&mut self, c: f64, a: ExprId) -> ExprId {
+        if let Some(id) = self.scale_quick(c, a) {
+            return id;
+        }
         let c = self.num(c);
-        self.mul(&[c, a])
+        self.mul_general(&[c, a])
+    }
+
+    /// `c * a` for the shapes where the general rules of [`Pool::mul`] come to a copy: a
+    /// symbol, power, call or constant takes the coefficient, a product's coefficient
+    /// changes (its other factors are sorted and distinct already), a sum distributes it.
+    /// `None` leaves the rest (a number `a`, a zero or non-finite coefficient) to them.
+    fn scale_quick(&mut self, c: f64, a: ExprId) -> Option<ExprId> {
+        if c == 1.0 {
+            return Some(a);
+        }
+        if c == 0.0 || !c.is_finite() {
+            return None;
+        }
+        let mut factors: SmallVec<[ExprId; 8]> = SmallVec::new();
+        match self.node(a) {
+            Node::Num(_) => return None,
+            Node::Add(terms) => {
+                let terms: SmallVec<[ExprId; 8]> = SmallVec::from_slice(terms);
+                let scaled: SmallVec<[ExprId; 8]> =
+                    terms.iter().map(|&t| self.scale(c, t)).collect();
+                return Some(self.add(&scaled));
+            }
+            Node::Mul(xs) => {
+                let (k, rest) = match self.node(xs[0]).as_num() {
+                    Some(c0) => (c * c0, &xs[1..]),
+                    None => (c, xs),
+                };
+                if k == 0.0
+                    || !k.is_finite()
+                    || rest.iter().any(|&f| matches!(self.node(f), Node::Add(_)))
+                {
+                    return None;
+                }
+                if k == 1.0 && rest.len() == 1 {
+                    return Some(rest[0]);
+                }
+                let rest: SmallVec<[ExprId; 8]> = SmallVec::from_slice(rest);
+                if k != 1.0 {
+                    factors.push(self.num(k));
+                }
+                factors.extend_from_slice(&rest);
+            }
+            _ => {
+                factors.push(self.num(c));
+                factors.push(a);
+            }
+        }
+        Some(self.intern(Node::Mul(factors.as_slice())))
     }
 
     /// The sum of `terms` (0 when empty).
@@ -101,7 +151,7 @@ impl Pool {
             }
         }
         items.sort_by_key(|&(key, t, _)| (key, t));
-        let mut out = Vec::with_capacity(items.len() + 1);
+        let mut out: SmallVec<[ExprId; 8]> = SmallVec::with_capacity(items.len() + 1);
         let mut i = 0;
         while i < items.len() {
             let (key, first, mut c) = items[i];
@@ -139,7 +189,7 @@ impl Pool {
             1 => out[0],
             _ => {
                 self.sort_by_hash(&mut out);
-                self.intern(Node::Add(out.into_boxed_slice()))
+                self.intern(Node::Add(out.as_slice()))
             }
         }
     }
@@ -159,7 +209,7 @@ impl Pool {
         let (c, rest): (f64, &[ExprId]) = match self.node(t) {
             Node::Mul(xs) => match self.node(xs[0]).as_num() {
                 Some(c) => (c, &xs[1..]),
-                None => (1.0, &xs[..]),
+                None => (1.0, xs),
             },
             _ => (1.0, std::slice::from_ref(&t)),
         };
@@ -175,13 +225,13 @@ impl Pool {
     }
 
     /// The factors of a term other than its numeric coefficient.
-    fn rest_factors(&self, t: &ExprId) -> Vec<ExprId> {
+    fn rest_factors<'a>(&'a self, t: &'a ExprId) -> &'a [ExprId] {
         match self.node(*t) {
             Node::Mul(xs) => match self.node(xs[0]).as_num() {
-                Some(_) => xs[1..].to_vec(),
-                None => xs.to_vec(),
+                Some(_) => &xs[1..],
+                None => xs,
             },
-            _ => vec![*t],
+            _ => std::slice::from_ref(t),
         }
     }
 
@@ -191,10 +241,13 @@ impl Pool {
 
     /// The term without its numeric coefficient, as a node.
     fn rest_of(&mut self, t: ExprId) -> ExprId {
-        match self.rest_factors(&t).as_slice() {
+        match self.rest_factors(&t) {
             [one] => *one,
             // Already sorted and flat: a product without a coefficient.
-            many => self.intern(Node::Mul(many.into())),
+            many => {
+                let many: SmallVec<[ExprId; 8]> = SmallVec::from_slice(many);
+                self.intern(Node::Mul(&many))
+            }
         }
     }
 
@@ -207,7 +260,7 @@ impl Pool {
             return self.num(1.0);
         };
         let coeff = self.node(xs[0]).as_num();
-        let rest: Vec<ExprId> = xs
+        let rest: SmallVec<[ExprId; 8]> = xs
             .iter()
             .enumerate()
             .filter(|&(j, _)| j != i)
@@ -223,12 +276,31 @@ impl Pool {
         match rest.as_slice() {
             [] => self.num(1.0),
             [one] => *one,
-            _ => self.intern(Node::Mul(rest.into_boxed_slice())),
+            _ => self.intern(Node::Mul(rest.as_slice())),
         }
     }
 
     /// The product of `factors` (1 when empty).
     pub fn mul(&mut self, factors: &[ExprId]) -> ExprId {
+        match *factors {
+            [one] => return one,
+            [a, b] => {
+                let quick = match (self.node(a).as_num(), self.node(b).as_num()) {
+                    (Some(c), None) => self.scale_quick(c, b),
+                    (None, Some(c)) => self.scale_quick(c, a),
+                    _ => None,
+                };
+                if let Some(id) = quick {
+                    return id;
+                }
+            }
+            _ => {}
+        }
+        self.mul_general(factors)
+    }
+
+    /// [`Pool::mul`] without its shortcuts.
+    fn mul_general(&mut self, factors: &[ExprId]) -> ExprId {
         if let [one] = factors {
             return *one;
         }
@@ -239,7 +311,7 @@ impl Pool {
         let one = self.num(1.0);
         let mut gather = |pool: &Pool, f: ExprId, coeff: &mut f64| match pool.node(f) {
             Node::Num(_) => *coeff *= pool.node(f).as_num().unwrap_or(1.0),
-            &Node::Pow([b, e]) => items.push((b, e, f)),
+            Node::Pow([b, e]) => items.push((b, e, f)),
             _ => items.push((f, one, f)),
         };
         for &f in factors {
@@ -279,7 +351,7 @@ impl Pool {
                     regroup = true;
                     out.push(p);
                 }
-                &Node::Pow([b, _]) if b != base => {
+                Node::Pow([b, _]) if b != base => {
                     regroup = true;
                     out.push(p);
                 }
@@ -315,10 +387,12 @@ impl Pool {
                     .iter()
                     .position(|&f| matches!(self.node(f), Node::Add(_)))
                     .unwrap_or(0);
-                let Node::Add(terms) = self.node(out[k]).clone() else {
+                let Node::Add(terms) = self.node(out[k]) else {
                     return out[k];
                 };
-                let scaled: Vec<ExprId> = terms.iter().map(|&t| self.scale(coeff, t)).collect();
+                let terms: SmallVec<[ExprId; 8]> = SmallVec::from_slice(terms);
+                let scaled: SmallVec<[ExprId; 8]> =
+                    terms.iter().map(|&t| self.scale(coeff, t)).collect();
                 out[k] = self.add(&scaled);
                 self.mul(&out)
             }
@@ -327,7 +401,7 @@ impl Pool {
                 if coeff != 1.0 {
                     out.insert(0, self.num(coeff));
                 }
-                self.intern(Node::Mul(out.into_boxed_slice()))
+                self.intern(Node::Mul(out.as_slice()))
             }
         }
     }
@@ -349,13 +423,15 @@ impl Pool {
                 }
             }
             if e.fract() == 0.0 {
-                match self.node(base).clone() {
+                match self.node(base) {
                     Node::Pow([bb, be]) => {
                         let ne = self.mul(&[be, exponent]);
                         return self.pow(bb, ne);
                     }
                     Node::Mul(xs) => {
-                        let ps: Vec<ExprId> = xs.iter().map(|&x| self.pow(x, exponent)).collect();
+                        let xs: SmallVec<[ExprId; 8]> = SmallVec::from_slice(xs);
+                        let ps: SmallVec<[ExprId; 8]> =
+                            xs.iter().map(|&x| self.pow(x, exponent)).collect();
                         return self.mul(&ps);
                     }
                     _ => {}
@@ -381,14 +457,14 @@ impl Pool {
             }
         }
         let mut args: SmallVec<[ExprId; 2]> = SmallVec::from_slice(args);
-        match (f, self.node(args[0]).clone()) {
+        match (f, self.node(args[0])) {
             (Func::Ln, Node::Const(Constant::E)) => return self.num(1.0),
             (Func::Ln, Node::Call(Func::Exp, inner)) => return inner[0],
             (Func::Abs, Node::Call(Func::Abs, _)) => return args[0],
             (Func::Min | Func::Max | Func::Hypot, _) => self.sort_by_hash(&mut args),
             _ => {}
         }
-        self.intern(Node::Call(f, args.into_boxed_slice()))
+        self.intern(Node::Call(f, args.as_slice()))
     }
 
     fn sort_by_hash(&self, ids: &mut [ExprId]) {

@@ -43,6 +43,9 @@ pub struct LowerError {
 pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, LowerError> {
     let bound: HashSet<&str> = scope.bound.iter().map(String::as_str).collect();
     let mut ids: Vec<ExprId> = Vec::with_capacity(ast.nodes.len());
+    // Most syntax nodes become a canonical node (numbers and names repeat, `a - b` makes
+    // `-1*b`): reserving about that many saves the pool regrowing.
+    pool.reserve(ast.nodes.len());
     for node in &ast.nodes {
         let id = match &node.kind {
             AstKind::Num(v) => pool.num(*v),

@@ -26,6 +26,7 @@ pub struct ExprId(u32);
 
 impl ExprId {
     /// The index into the pool's node vector.
+    #[inline]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -73,9 +74,10 @@ impl Constant {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SymbolId(u32);
 
-/// A node of the DAG.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Node {
+/// A node of the DAG, as [`Pool::node`] gives it out: operand lists are borrowed from
+/// the pool, which stores all of them in one vector (no allocation per node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Node<'p> {
     /// A number, stored as its bits so nodes can be hashed; never NaN.
     Num(u64),
     /// `pi` or `e`.
@@ -83,18 +85,19 @@ pub enum Node {
     /// A variable or a parameter.
     Sym(SymbolId),
     /// A sum of two or more terms, at most one of them a number; no term is a sum.
-    Add(Box<[ExprId]>),
+    Add(&'p [ExprId]),
     /// A product of two or more factors; a numeric coefficient, if any, comes first and is
     /// not 1; no factor is a product; no two factors share a base.
-    Mul(Box<[ExprId]>),
+    Mul(&'p [ExprId]),
     /// `[base, exponent]`: `base ^ exponent`.
     Pow([ExprId; 2]),
     /// A function applied to its arguments (as many as [`Func::arity`]).
-    Call(Func, Box<[ExprId]>),
+    Call(Func, &'p [ExprId]),
 }
 
-impl Node {
+impl Node<'_> {
     /// The node's children, in order.
+    #[inline]
     pub fn children(&self) -> &[ExprId] {
         match self {
             Node::Num(_) | Node::Const(_) | Node::Sym(_) => &[],
@@ -104,6 +107,7 @@ impl Node {
     }
 
     /// The value of a number node.
+    #[inline]
     pub fn as_num(&self) -> Option<f64> {
         match self {
             Node::Num(bits) => Some(f64::from_bits(*bits)),

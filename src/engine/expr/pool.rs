@@ -2,9 +2,29 @@
 
 use hashbrown::HashTable;
 use rustc_hash::FxHashMap as HashMap;
-use std::ops::Index;
 
 use super::{Constant, ExprId, Node, Shape, SymbolId};
+use crate::engine::func::Func;
+
+/// A node as the pool stores it: 12 bytes, no pointer. What `ab` holds depends on the
+/// kind: a number's bits (low half, high half), a symbol's id (first), a power's base and
+/// exponent, or the start and length of an operand list in `Pool::operands`.
+#[derive(Clone, Copy, Debug)]
+struct Stored {
+    kind: Kind,
+    ab: [ExprId; 2],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Num,
+    Const(Constant),
+    Sym,
+    Add,
+    Mul,
+    Pow,
+    Call(Func),
+}
 
 /// Facts about a node, computed once when it is interned.
 #[derive(Clone, Copy, Debug)]
@@ -27,25 +47,39 @@ pub(crate) struct Meta {
 /// (`num`, `add`, `mul`, `pow`, `call`, …) call it after normalising.
 #[derive(Clone, Debug, Default)]
 pub struct Pool {
-    nodes: Vec<Node>,
+    nodes: Vec<Stored>,
+    /// The operand lists of sums, products and calls, one after another.
+    operands: Vec<ExprId>,
     meta: Vec<Meta>,
-    /// Hash-consing: the ids of the nodes, hashed by their structural hash, so a node is
-    /// stored once (in `nodes`) and growing the table rehashes nothing.
-    index: HashTable<ExprId>,
+    /// Hash-consing: the ids of the nodes with the low half of their structural hash, so
+    /// a node is stored once (in `nodes`), growing the table reads no node and a probe
+    /// compares a node only when the halves agree.
+    index: HashTable<(u32, ExprId)>,
     symbols: Vec<Box<str>>,
     symbol_index: HashMap<Box<str>, SymbolId>,
+    /// The node of each symbol, by symbol id.
+    symbol_nodes: Vec<ExprId>,
     /// The nodes of the numbers constructors ask for all the time (0, 1, -1, 2, 0.5), so
     /// asking costs an array lookup rather than a hash-consing probe.
     pub(crate) common: [Option<ExprId>; 5],
-    /// Children stored by all nodes together: with the node count, the memory a pool
+    /// Children held by all nodes together: with the node count, the memory a pool
     /// holds (a product of k factors is one node but k operands).
-    operands: usize,
+    child_count: usize,
 }
 
 impl Pool {
     /// An empty pool.
     pub fn new() -> Pool {
         Pool::default()
+    }
+
+    /// Makes room for `nodes` more nodes (with two operands each on average), so a pool
+    /// that is about to grow a lot grows without copying itself over and over.
+    pub fn reserve(&mut self, nodes: usize) {
+        self.nodes.reserve(nodes);
+        self.meta.reserve(nodes);
+        self.operands.reserve(2 * nodes);
+        self.index.reserve(nodes, |&(h, _)| table_hash(h));
     }
 
     /// The number of nodes.
@@ -55,7 +89,7 @@ impl Pool {
 
     /// The number of child references all nodes hold together.
     pub fn operands(&self) -> usize {
-        self.operands
+        self.child_count
     }
 
     /// Whether the pool has no node.
@@ -64,8 +98,39 @@ impl Pool {
     }
 
     /// The node of `id`.
-    pub fn node(&self, id: ExprId) -> &Node {
-        &self.nodes[id.index()]
+    #[inline]
+    pub fn node(&self, id: ExprId) -> Node<'_> {
+        let Stored { kind, ab: [a, b] } = self.nodes[id.index()];
+        match kind {
+            Kind::Num => Node::Num(u64::from(a.0) | u64::from(b.0) << 32),
+            Kind::Const(c) => Node::Const(c),
+            Kind::Sym => Node::Sym(SymbolId(a.0)),
+            Kind::Add => Node::Add(self.list(a, b)),
+            Kind::Mul => Node::Mul(self.list(a, b)),
+            Kind::Pow => Node::Pow([a, b]),
+            Kind::Call(f) => Node::Call(f, self.list(a, b)),
+        }
+    }
+
+    /// The children of `id`, in order.
+    #[inline]
+    pub fn children(&self, id: ExprId) -> &[ExprId] {
+        let stored = &self.nodes[id.index()];
+        let [a, b] = stored.ab;
+        match stored.kind {
+            Kind::Num | Kind::Const(_) | Kind::Sym => &[],
+            Kind::Add | Kind::Mul | Kind::Call(_) => self.list(a, b),
+            Kind::Pow => &stored.ab,
+        }
+    }
+
+    #[inline]
+    fn list(&self, start: ExprId, len: ExprId) -> &[ExprId] {
+        // `get` rather than indexing: the range is always in bounds, and without a panic
+        // path the compiler drops the slice where a caller only looks at the kind.
+        self.operands
+            .get(start.index()..start.index() + len.index())
+            .unwrap_or(&[])
     }
 
     /// The shape of `id`'s value.
@@ -74,6 +139,7 @@ impl Pool {
     }
 
     /// The structural hash of `id`: equal structures have equal hashes in every pool.
+    #[inline]
     pub fn hash(&self, id: ExprId) -> u64 {
         self.meta[id.index()].hash
     }
@@ -84,6 +150,7 @@ impl Pool {
         self.meta[id.index()].tree_size
     }
 
+    #[inline]
     pub(crate) fn meta(&self, id: ExprId) -> &Meta {
         &self.meta[id.index()]
     }
@@ -96,21 +163,20 @@ impl Pool {
     /// The symbol node named `name`, if the pool has one.
     pub fn find_symbol(&self, name: &str) -> Option<ExprId> {
         let s = *self.symbol_index.get(name)?;
-        self.lookup(&Node::Sym(s), self.compute_meta(&Node::Sym(s)).hash)
+        Some(self.symbol_nodes[s.0 as usize])
     }
 
     /// The symbol node named `name`, made if new.
     pub fn sym(&mut self, name: &str) -> ExprId {
-        let s = match self.symbol_index.get(name) {
-            Some(&s) => s,
-            None => {
-                let s = SymbolId(self.symbols.len() as u32);
-                self.symbols.push(name.into());
-                self.symbol_index.insert(name.into(), s);
-                s
-            }
-        };
-        self.intern(Node::Sym(s))
+        if let Some(&s) = self.symbol_index.get(name) {
+            return self.symbol_nodes[s.0 as usize];
+        }
+        let s = SymbolId(self.symbols.len() as u32);
+        self.symbols.push(name.into());
+        self.symbol_index.insert(name.into(), s);
+        let id = self.intern(Node::Sym(s));
+        self.symbol_nodes.push(id);
+        id
     }
 
     /// The names of the symbols that `roots` depend on, sorted by byte order.
@@ -119,7 +185,7 @@ impl Pool {
             .reachable(roots)
             .into_iter()
             .filter_map(|id| match self.node(id) {
-                Node::Sym(s) => Some(self.symbol_name(*s).to_string()),
+                Node::Sym(s) => Some(self.symbol_name(s).to_string()),
                 _ => None,
             })
             .collect();
@@ -139,7 +205,7 @@ impl Pool {
         }
         for i in (0..mark.len()).rev() {
             if mark[i] {
-                for c in self.nodes[i].children() {
+                for c in self.children(ExprId(i as u32)) {
                     mark[c.index()] = true;
                 }
             }
@@ -153,7 +219,7 @@ impl Pool {
 
     /// Adds `node` unless an equal node exists; returns its id. Callers make `node`
     /// canonical first: this only hash-conses.
-    pub(crate) fn intern(&mut self, node: Node) -> ExprId {
+    pub(crate) fn intern(&mut self, node: Node<'_>) -> ExprId {
         let meta = self.compute_meta(&node);
         if let Some(id) = self.lookup(&node, meta.hash) {
             return id;
@@ -164,22 +230,60 @@ impl Pool {
             "children come before parents"
         );
         debug_assert!(node.as_num().is_none_or(|v| !v.is_nan()), "no NaN numbers");
-        self.operands += node.children().len();
-        self.nodes.push(node);
+        self.child_count += node.children().len();
+        let mut list = |xs: &[ExprId]| {
+            let start = ExprId(self.operands.len() as u32);
+            self.operands.extend_from_slice(xs);
+            [start, ExprId(xs.len() as u32)]
+        };
+        let stored = match node {
+            Node::Num(bits) => Stored {
+                kind: Kind::Num,
+                ab: [ExprId(bits as u32), ExprId((bits >> 32) as u32)],
+            },
+            Node::Const(c) => Stored {
+                kind: Kind::Const(c),
+                ab: [ExprId(0); 2],
+            },
+            Node::Sym(s) => Stored {
+                kind: Kind::Sym,
+                ab: [ExprId(s.0), ExprId(0)],
+            },
+            Node::Add(xs) => Stored {
+                kind: Kind::Add,
+                ab: list(xs),
+            },
+            Node::Mul(xs) => Stored {
+                kind: Kind::Mul,
+                ab: list(xs),
+            },
+            Node::Pow(be) => Stored {
+                kind: Kind::Pow,
+                ab: be,
+            },
+            Node::Call(f, xs) => Stored {
+                kind: Kind::Call(f),
+                ab: list(xs),
+            },
+        };
+        self.nodes.push(stored);
         self.meta.push(meta);
-        let metas = &self.meta;
+        let low = meta.hash as u32;
         self.index
-            .insert_unique(meta.hash, id, |&other| metas[other.index()].hash);
+            .insert_unique(table_hash(low), (low, id), |&(h, _)| table_hash(h));
         id
     }
 
-    fn lookup(&self, node: &Node, hash: u64) -> Option<ExprId> {
+    fn lookup(&self, node: &Node<'_>, hash: u64) -> Option<ExprId> {
+        let low = hash as u32;
         self.index
-            .find(hash, |&id| self.nodes[id.index()] == *node)
-            .copied()
+            .find(table_hash(low), |&(h, id)| {
+                h == low && self.node(id) == *node
+            })
+            .map(|&(_, id)| id)
     }
 
-    fn compute_meta(&self, node: &Node) -> Meta {
+    fn compute_meta(&self, node: &Node<'_>) -> Meta {
         let kids = node.children();
         let mut hash = mix(FNV_OFFSET, tag(node));
         let mut entire = kids.iter().all(|c| self.meta[c.index()].entire);
@@ -196,7 +300,8 @@ impl Pool {
                 has_symbol = true;
             }
             Node::Pow([_, e]) => {
-                let nonneg_int = self.nodes[e.index()]
+                let nonneg_int = self
+                    .node(*e)
                     .as_num()
                     .is_some_and(|v| v >= 0.0 && v.fract() == 0.0);
                 entire &= nonneg_int;
@@ -228,16 +333,9 @@ impl Pool {
     }
 }
 
-impl Index<ExprId> for Pool {
-    type Output = Node;
-    fn index(&self, id: ExprId) -> &Node {
-        self.node(id)
-    }
-}
-
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
-fn tag(node: &Node) -> u64 {
+fn tag(node: &Node<'_>) -> u64 {
     match node {
         Node::Num(_) => 1,
         Node::Const(_) => 2,
@@ -247,6 +345,13 @@ fn tag(node: &Node) -> u64 {
         Node::Pow(_) => 6,
         Node::Call(..) => 7,
     }
+}
+
+/// The hash the hash-consing table files a node under: its structural hash's low half,
+/// spread over 64 bits (the table takes its buckets from the low bits and its tags from
+/// the high ones).
+fn table_hash(low: u32) -> u64 {
+    u64::from(low).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 fn mix(h: u64, x: u64) -> u64 {

@@ -143,14 +143,14 @@ impl<'p, S: Style> Printer<'p, S> {
                     atom(self.style.number(v))
                 }
             }
-            Node::Const(c) => atom(self.style.constant(*c)),
-            Node::Sym(s) => atom(self.style.symbol(pool.symbol_name(*s))),
+            Node::Const(c) => atom(self.style.constant(c)),
+            Node::Sym(s) => atom(self.style.symbol(pool.symbol_name(s))),
             Node::Add(terms) => self.sum(terms),
             Node::Mul(factors) => match pool.node(factors[0]).as_num() {
                 Some(c) => self.product(c, &factors[1..]),
                 None => self.product(1.0, factors),
             },
-            &Node::Pow([b, e]) => match pool.node(e).as_num() {
+            Node::Pow([b, e]) => match pool.node(e).as_num() {
                 Some(p) if p < 0.0 && pool.node(b).as_num().is_none() => self.product(1.0, &[id]),
                 Some(0.5) => atom(self.style.sqrt(&self.get(b).text)),
                 _ => {
@@ -176,7 +176,7 @@ impl<'p, S: Style> Printer<'p, S> {
             },
             Node::Call(f, args) => {
                 let texts: Vec<&str> = args.iter().map(|a| self.get(*a).text.as_str()).collect();
-                atom(self.style.call(*f, &texts))
+                atom(self.style.call(f, &texts))
             }
         }
     }
@@ -243,7 +243,7 @@ impl<'p, S: Style> Printer<'p, S> {
             match pool.node(f) {
                 // A number's negative power (`0^(-1)`, kept because it is not finite)
                 // stays in the numerator: `1/(x*0)` would read back as `1/0`.
-                &Node::Pow([b, e])
+                Node::Pow([b, e])
                     if pool.node(e).as_num().is_some_and(|p| p < 0.0)
                         && pool.node(b).as_num().is_none() =>
                 {
@@ -265,7 +265,7 @@ impl<'p, S: Style> Printer<'p, S> {
                 }
                 _ => {
                     let base = match pool.node(f) {
-                        Node::Pow([b, _]) => *b,
+                        Node::Pow([b, _]) => b,
                         _ => f,
                     };
                     num.push((
