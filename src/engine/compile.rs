@@ -1,6 +1,6 @@
 //! Compilation: DAG roots into a straight-line [`Tape`].
 //!
-//! Three passes, all loops:
+//! Four passes, all loops:
 //! 1. **lower** every node reachable from the roots, in id (topological) order, to
 //!    instructions on virtual registers. Structurally equal nodes are one node already;
 //!    the instructions that lowering invents (partial sums and products, `x*x` for `x^2`)
@@ -13,7 +13,9 @@
 //!    accurate for every finite `u`;
 //! 2. **drop dead code**: keep only what the outputs need (recognised shapes leave
 //!    their unrecognised spelling dead);
-//! 3. **allocate slots**: inputs and constants get fixed slots; every other value
+//! 3. **fuse**: a multiplication used once, by an addition or subtraction, joins it in
+//!    one three-operand instruction (`a + b*c`, rounded as the two instructions were);
+//! 4. **allocate slots**: inputs and constants get fixed slots; every other value
 //!    takes a free slot and gives it back after its last use.
 
 use rustc_hash::FxHashMap as HashMap;
@@ -414,40 +416,79 @@ fn schedule(defs: &[Def], outputs: &[VReg]) -> Vec<usize> {
     order
 }
 
-/// Pass 3: slot allocation. Inputs take slots `0..n_inputs`, the constants used the next
+/// Pass 3: fusion. A multiplication whose only use is an addition or a subtraction is
+/// absorbed into it (`MulAdd`, `MulSub`, `MulRsub`): one instruction to dispatch instead
+/// of two, with the same two roundings. Returns the program in order: for each
+/// instruction, its definition, operation and three operands (definitions too).
+fn fuse(defs: &[Def], order: &[usize], outputs: &[VReg]) -> Vec<(usize, Op, [u32; 3])> {
+    let mut uses = vec![0u32; defs.len()];
+    for &i in order {
+        if let Def::Instr(_, a, b) = defs[i] {
+            uses[a.0 as usize] += 1;
+            uses[b.0 as usize] += 1;
+        }
+    }
+    for o in outputs {
+        uses[o.0 as usize] = u32::MAX; // an output is kept as it is
+    }
+    let product = |r: VReg| match defs[r.0 as usize] {
+        Def::Instr(Op::Mul, x, y) if uses[r.0 as usize] == 1 => Some((r, x.0, y.0)),
+        _ => None,
+    };
+    let mut absorbed = vec![false; defs.len()];
+    let mut prog = Vec::with_capacity(order.len());
+    for &i in order {
+        let Def::Instr(op, a, b) = defs[i] else {
+            continue;
+        };
+        let fused = match op {
+            Op::Add => product(b)
+                .map(|(m, x, y)| (m, Op::MulAdd, [a.0, x, y]))
+                .or_else(|| product(a).map(|(m, x, y)| (m, Op::MulAdd, [b.0, x, y]))),
+            Op::Sub => product(b)
+                .map(|(m, x, y)| (m, Op::MulSub, [a.0, x, y]))
+                .or_else(|| product(a).map(|(m, x, y)| (m, Op::MulRsub, [b.0, x, y]))),
+            _ => None,
+        };
+        match fused {
+            Some((m, op, operands)) => {
+                absorbed[m.0 as usize] = true;
+                prog.push((i, op, operands));
+            }
+            None => prog.push((i, op, [a.0, b.0, a.0])),
+        }
+    }
+    prog.retain(|&(i, ..)| !absorbed[i]);
+    prog
+}
+
+/// Pass 4: slot allocation. Inputs take slots `0..n_inputs`, the constants used the next
 /// ones; every instruction takes a free slot and frees its operands' slots after their
 /// last use (outputs are never freed).
 fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
     let order = schedule(defs, outputs);
+    let prog = fuse(defs, &order, outputs);
     let mut last_use = vec![0usize; defs.len()];
-    for (pos, &i) in order.iter().enumerate() {
-        if let Def::Instr(_, a, b) = defs[i] {
-            last_use[a.0 as usize] = pos;
-            last_use[b.0 as usize] = pos;
+    let mut used = vec![false; defs.len()];
+    for (pos, (_, _, operands)) in prog.iter().enumerate() {
+        for &r in operands {
+            last_use[r as usize] = pos;
+            used[r as usize] = true;
         }
     }
     for o in outputs {
         last_use[o.0 as usize] = usize::MAX;
+        used[o.0 as usize] = true;
     }
     const UNSET: u32 = u32::MAX;
     const FREED: u32 = u32::MAX - 1;
     let mut slot = vec![UNSET; defs.len()];
     let mut n_slots = n_inputs as u32;
     let mut consts = Vec::new();
-    let mut const_used = vec![false; defs.len()];
-    for &i in &order {
-        if let Def::Instr(_, a, b) = defs[i] {
-            const_used[a.0 as usize] = true;
-            const_used[b.0 as usize] = true;
-        }
-    }
-    for o in outputs {
-        const_used[o.0 as usize] = true;
-    }
     for (i, d) in defs.iter().enumerate() {
         match *d {
             Def::Input(k) => slot[i] = k,
-            Def::Const(v) if const_used[i] => {
+            Def::Const(v) if used[i] => {
                 slot[i] = n_slots;
                 consts.push((n_slots, v));
                 n_slots += 1;
@@ -456,22 +497,19 @@ fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
         }
     }
     let mut free: Vec<u32> = Vec::new();
-    let mut instrs = Vec::with_capacity(order.len());
-    for (pos, &i) in order.iter().enumerate() {
-        let Def::Instr(op, a, b) = defs[i] else {
-            continue;
-        };
-        let (sa, sb) = (slot[a.0 as usize], slot[b.0 as usize]);
+    let mut instrs = Vec::with_capacity(prog.len());
+    for (pos, &(i, op, operands)) in prog.iter().enumerate() {
+        let [sa, sb, sc] = operands.map(|r| slot[r as usize]);
         // The destination is never an operand's slot (the batch evaluator borrows them
         // apart); operands whose last use is here are freed after it is chosen.
         let dst = free.pop().unwrap_or_else(|| {
             n_slots += 1;
             n_slots - 1
         });
-        for r in [a.0 as usize, b.0 as usize] {
+        for r in operands.map(|r| r as usize) {
             if last_use[r] == pos && matches!(defs[r], Def::Instr(..)) && slot[r] < FREED {
                 free.push(slot[r]);
-                slot[r] = FREED; // `a == b` must not free twice
+                slot[r] = FREED; // an operand read twice must not be freed twice
             }
         }
         slot[i] = dst;
@@ -480,6 +518,7 @@ fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
             dst,
             a: sa,
             b: sb,
+            c: sc,
         });
     }
     let outputs = outputs.iter().map(|o| slot[o.0 as usize]).collect();

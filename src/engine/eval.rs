@@ -30,8 +30,9 @@ fn check(expected: usize, got: usize) -> Result<(), LengthMismatch> {
     }
 }
 
+/// The value of `op` on its operands (`c` is read by the three-operand operations only).
 #[inline(always)]
-fn apply(op: Op, a: f64, b: f64) -> f64 {
+fn apply(op: Op, a: f64, b: f64, c: f64) -> f64 {
     match op {
         Op::Add => a + b,
         Op::Sub => a - b,
@@ -88,6 +89,9 @@ fn apply(op: Op, a: f64, b: f64) -> f64 {
         Op::Rem => a % b,
         Op::Min => func::Func::Min.eval(a, b),
         Op::Max => func::Func::Max.eval(a, b),
+        Op::MulAdd => a + b * c,
+        Op::MulSub => a - b * c,
+        Op::MulRsub => b * c - a,
     }
 }
 
@@ -111,8 +115,8 @@ impl Tape {
             s[slot as usize] = v;
         }
         for ins in &self.instrs {
-            let (a, b) = (s[ins.a as usize], s[ins.b as usize]);
-            s[ins.dst as usize] = apply(ins.op, a, b);
+            let (a, b, c) = (s[ins.a as usize], s[ins.b as usize], s[ins.c as usize]);
+            s[ins.dst as usize] = apply(ins.op, a, b, c);
         }
         for (o, &slot) in out.iter_mut().zip(&self.outputs) {
             *o = s[slot as usize];
@@ -199,7 +203,7 @@ impl Tape {
     #[inline(always)]
     fn run_lanes<const W: usize>(&self, s: &mut [[f64; W]]) {
         for ins in &self.instrs {
-            let (d, x, y) = split3(s, ins.dst as usize, ins.a as usize, ins.b as usize);
+            let (d, x, y, z) = split(s, ins.dst as usize, ins.a, ins.b, ins.c);
             match ins.op {
                 Op::Add => lanes2(d, x, y, |a, b| a + b),
                 Op::Sub => lanes2(d, x, y, |a, b| a - b),
@@ -208,7 +212,10 @@ impl Tape {
                 Op::Neg => lanes2(d, x, y, |a, _| -a),
                 Op::Recip => lanes2(d, x, y, |a, _| 1.0 / a),
                 Op::Sqrt => lanes2(d, x, y, |a, _| a.sqrt()),
-                op => lanes2(d, x, y, |a, b| apply(op, a, b)),
+                Op::MulAdd => lanes3(d, x, y, z, |a, b, c| a + b * c),
+                Op::MulSub => lanes3(d, x, y, z, |a, b, c| a - b * c),
+                Op::MulRsub => lanes3(d, x, y, z, |a, b, c| b * c - a),
+                op => lanes2(d, x, y, |a, b| apply(op, a, b, a)),
             }
         }
     }
@@ -226,13 +233,34 @@ fn lanes2<const W: usize>(
     }
 }
 
-/// The destination slot mutably and the two operand slots shared. The compiler never
-/// gives an instruction a destination equal to an operand (see `compile::allocate`).
 #[inline(always)]
-fn split3<T>(s: &mut [T], d: usize, a: usize, b: usize) -> (&mut T, &T, &T) {
-    debug_assert!(d != a && d != b);
+fn lanes3<const W: usize>(
+    d: &mut [f64; W],
+    x: &[f64; W],
+    y: &[f64; W],
+    z: &[f64; W],
+    f: impl Fn(f64, f64, f64) -> f64,
+) {
+    for l in 0..W {
+        d[l] = f(x[l], y[l], z[l]);
+    }
+}
+
+/// The destination slot mutably and the operand slots shared. The compiler never gives
+/// an instruction a destination equal to an operand (see `compile::allocate`).
+#[inline(always)]
+fn split<T>(s: &mut [T], d: usize, a: u32, b: u32, c: u32) -> (&mut T, &T, &T, &T) {
+    debug_assert!([a, b, c].iter().all(|&o| o as usize != d));
     let (lo, rest) = s.split_at_mut(d);
     let (dst, hi) = rest.split_at_mut(1);
-    let get = |i: usize| if i < d { &lo[i] } else { &hi[i - d - 1] };
-    (&mut dst[0], get(a), get(b))
+    let (lo, hi) = (&*lo, &*hi);
+    let get = |i: u32| {
+        let i = i as usize;
+        if i < d {
+            &lo[i]
+        } else {
+            &hi[i - d - 1]
+        }
+    };
+    (&mut dst[0], get(a), get(b), get(c))
 }

@@ -93,6 +93,14 @@ pub enum Op {
     Min,
     /// `max(a, b)` (meval's NaN handling).
     Max,
+    /// `a + b * c`: a product absorbed by the sum that was its only use, rounded twice
+    /// like the two instructions it replaces (no fused multiply-add), so the results are
+    /// bitwise those of the unfused program.
+    MulAdd,
+    /// `a - b * c`, likewise.
+    MulSub,
+    /// `b * c - a`, likewise.
+    MulRsub,
 }
 
 impl Op {
@@ -144,13 +152,19 @@ impl Op {
         }
     }
 
+    /// Whether the operation reads a third operand `c`.
+    pub fn is_ternary(self) -> bool {
+        matches!(self, Op::MulAdd | Op::MulSub | Op::MulRsub)
+    }
+
     /// Whether `a op b = b op a`, so hash-consing may order the operands.
     pub fn is_commutative(self) -> bool {
         matches!(self, Op::Add | Op::Mul | Op::Min | Op::Max | Op::Hypot)
     }
 }
 
-/// One instruction: `slots[dst] = op(slots[a], slots[b])`.
+/// One instruction: `slots[dst] = op(slots[a], slots[b])`, or `op(slots[a], slots[b],
+/// slots[c])` for the three-operand operations.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Instr {
     /// The operation.
@@ -161,6 +175,8 @@ pub struct Instr {
     pub a: u32,
     /// The second operand's slot (equal to `a` for unary operations).
     pub b: u32,
+    /// The third operand's slot (equal to `a` for operations with fewer operands).
+    pub c: u32,
 }
 
 /// A compiled program: inputs in, outputs out.
@@ -186,9 +202,11 @@ impl Tape {
             i.dst < s
                 && i.a < s
                 && i.b < s
+                && i.c < s
                 && i.dst >= inputs as u32
                 && i.dst != i.a
                 && i.dst != i.b
+                && i.dst != i.c
         }));
         debug_assert!(outputs.iter().all(|&o| (o as usize) < slots));
         Tape {

@@ -85,6 +85,60 @@ fn softplus_and_sigmoid_share_one_exponential() {
     assert_eq!(exps, 1, "{:?}", tape.instrs());
 }
 
+/// A product used once by a sum or difference is one fused instruction, rounded as the
+/// two it replaces: `(source, operation, the value computed unfused in Rust)`.
+#[test]
+fn products_fuse_into_sums_with_the_same_roundings() {
+    type Unfused = fn(f64, f64, f64) -> f64;
+    let cases: [(&str, Op, Unfused); 4] = [
+        ("a + b*c", Op::MulAdd, |a, b, c| a + b * c),
+        ("a - b*c", Op::MulSub, |a, b, c| a - b * c),
+        ("b*c - a", Op::MulRsub, |a, b, c| b * c - a),
+        ("b*c + a*a", Op::MulAdd, |a, b, c| a * a + b * c),
+    ];
+    let points = [
+        [0.1, 0.2, 0.3],
+        [1e16, 1.0 + 1e-15, 3.0],
+        [-2.5, 1e-300, 1e300],
+    ];
+    for (src, op, unfused) in cases {
+        let mut pool = Pool::new();
+        let root = expr(&mut pool, src);
+        let ids = syms(&mut pool, &["a", "b", "c"]);
+        let tape = compile(&pool, &[root], &ids).expect("inputs");
+        assert!(
+            tape.instrs().iter().any(|i| i.op == op),
+            "{src}: {:?}",
+            tape.instrs()
+        );
+        assert!(tape.instrs().iter().all(|i| i.op != Op::Mul) || src.contains("a*a"));
+        for p in points {
+            let got = tape.eval(&p).expect("arity")[0];
+            let want = unfused(p[0], p[1], p[2]);
+            assert_eq!(got.to_bits(), want.to_bits(), "{src} at {p:?}");
+            let mut batch = [0.0; 3];
+            let three: Vec<f64> = (0..3).flat_map(|_| p).collect();
+            tape.eval_batch(&three, &mut batch).expect("lengths");
+            assert!(
+                batch.iter().all(|b| b.to_bits() == want.to_bits()),
+                "{src} batch"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_shared_product_is_not_fused() {
+    // b*c feeds two sums: computing it once beats computing it in both.
+    let mut pool = Pool::new();
+    let root = expr(&mut pool, "sin(a + b*c) + cos(d + b*c)");
+    let ids = syms(&mut pool, &["a", "b", "c", "d"]);
+    let tape = compile(&pool, &[root], &ids).expect("inputs");
+    let muls = tape.instrs().iter().filter(|i| i.op == Op::Mul).count();
+    assert_eq!(muls, 1, "{:?}", tape.instrs());
+    assert!(tape.instrs().iter().all(|i| i.op != Op::MulAdd));
+}
+
 #[test]
 fn non_finite_results_are_values() {
     let tape = value_and_gradient_tape("ln(x) + 1/y", &["x", "y"]);
