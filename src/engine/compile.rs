@@ -19,6 +19,7 @@
 //!    takes a free slot and gives it back after its last use.
 
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 use super::expr::{Constant, ExprId, Node, Pool};
 use super::func::Func;
@@ -32,6 +33,9 @@ pub struct UnboundSymbol(pub String);
 /// A virtual register: a value of the program before slot allocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct VReg(u32);
+
+/// Operand lists being folded: most are short.
+type Regs = SmallVec<[VReg; 8]>;
 
 /// What defines a virtual register.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -195,8 +199,8 @@ impl Lowering<'_> {
 
     /// A sum: positive terms added, then terms with a negative coefficient subtracted.
     fn sum(&mut self, terms: &[ExprId]) -> VReg {
-        let mut plus = Vec::with_capacity(terms.len());
-        let mut minus = Vec::new();
+        let mut plus = Regs::with_capacity(terms.len());
+        let mut minus = Regs::new();
         for &t in terms {
             match self.pool.node(t) {
                 Node::Num(_) => plus.push(self.value(t)),
@@ -226,9 +230,9 @@ impl Lowering<'_> {
     /// sigmoid shapes recognised.
     fn product(&mut self, coeff: f64, factors: &[ExprId]) -> VReg {
         let pool = self.pool;
-        let mut numer: Vec<VReg> = Vec::with_capacity(factors.len() + 1);
-        let mut denom: Vec<VReg> = Vec::new();
-        let mut used = vec![false; factors.len()];
+        let mut numer = Regs::with_capacity(factors.len() + 1);
+        let mut denom = Regs::new();
+        let mut used: SmallVec<[bool; 8]> = SmallVec::from_elem(false, factors.len());
         for i in 0..factors.len() {
             let Some((u, k)) = sigmoid_denominator(pool, factors[i]) else {
                 continue;
@@ -295,11 +299,11 @@ impl Lowering<'_> {
     /// folded in content-defined chunks: a chunk ends after an operand whose hash (with
     /// the level) says so. Removing one operand then changes only the chunks around it
     /// at each level, and instruction hash-consing shares the rest between lists.
-    fn fold(&mut self, op: Op, mut xs: Vec<VReg>) -> VReg {
+    fn fold(&mut self, op: Op, mut xs: Regs) -> VReg {
         const SHORT: usize = 8;
         let mut level: u64 = 0;
         while xs.len() > SHORT {
-            let mut next = Vec::with_capacity(xs.len() / 2);
+            let mut next = Regs::with_capacity(xs.len() / 2);
             let mut acc: Option<VReg> = None;
             for &x in &xs {
                 let a = match acc {

@@ -115,8 +115,18 @@ impl Tape {
             s[slot as usize] = v;
         }
         for ins in &self.instrs {
-            let (a, b, c) = (s[ins.a as usize], s[ins.b as usize], s[ins.c as usize]);
-            s[ins.dst as usize] = apply(ins.op, a, b, c);
+            let (a, b) = (s[ins.a as usize], s[ins.b as usize]);
+            // The arithmetic that most programs are made of is dispatched first, and only
+            // the fused operations read a third operand.
+            s[ins.dst as usize] = match ins.op {
+                Op::Add => a + b,
+                Op::Sub => a - b,
+                Op::Mul => a * b,
+                Op::MulAdd => a + b * s[ins.c as usize],
+                Op::MulSub => a - b * s[ins.c as usize],
+                Op::MulRsub => b * s[ins.c as usize] - a,
+                op => apply(op, a, b, a),
+            };
         }
         for (o, &slot) in out.iter_mut().zip(&self.outputs) {
             *o = s[slot as usize];

@@ -125,8 +125,24 @@ pub const NAMES: &[(&str, Builtin)] = &[
     ("hypot", Builtin::Func(Func::Hypot)),
 ];
 
+/// Whether some function name starts with the byte: most names in an expression are
+/// variables, and this turns them away without comparing them with every function name.
+const FIRST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < NAMES.len() {
+        table[NAMES[i].0.as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Resolves a function name of the language.
 pub fn lookup(name: &str) -> Option<Builtin> {
+    let &first = name.as_bytes().first()?;
+    if !FIRST_BYTES[first as usize] {
+        return None;
+    }
     NAMES.iter().find(|(n, _)| *n == name).map(|&(_, b)| b)
 }
 

@@ -58,7 +58,8 @@ impl Tok<'_> {
 /// Splits `src` into tokens, ending with [`Tok::Eof`] (whose span is empty, at the end).
 pub fn tokenize(src: &str) -> Result<Vec<(Tok<'_>, Span)>, ParseError> {
     let bytes = src.as_bytes();
-    let mut out = Vec::new();
+    // Expressions average a little over two bytes a token.
+    let mut out = Vec::with_capacity(src.len() / 2 + 1);
     let mut i = 0;
     while i < bytes.len() {
         let start = i;

@@ -112,10 +112,12 @@ pub fn parse(src: &str, opts: &ParseOptions) -> Result<Ast, ParseError> {
             Span::new(0, src.len()),
         ));
     }
+    // About one syntax node per token, less the brackets and operators of n-ary chains.
+    let nodes = Vec::with_capacity(tokens.len() / 2 + 1);
     let mut p = Parser {
         tokens,
         pos: 0,
-        nodes: Vec::new(),
+        nodes,
         max_depth: opts.max_depth,
     };
     let root = p.expr(0, 0)?;
