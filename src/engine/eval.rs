@@ -32,7 +32,7 @@ fn check(expected: usize, got: usize) -> Result<(), LengthMismatch> {
 
 /// The value of `op` on its operands (`c` is read by the three-operand operations only).
 #[inline(always)]
-fn apply(op: Op, a: f64, b: f64, c: f64) -> f64 {
+fn apply(op: Op, a: f64, b: f64, c: impl FnOnce() -> f64) -> f64 {
     match op {
         Op::Add => a + b,
         Op::Sub => a - b,
@@ -89,9 +89,9 @@ fn apply(op: Op, a: f64, b: f64, c: f64) -> f64 {
         Op::Rem => a % b,
         Op::Min => func::Func::Min.eval(a, b),
         Op::Max => func::Func::Max.eval(a, b),
-        Op::MulAdd => a + b * c,
-        Op::MulSub => a - b * c,
-        Op::MulRsub => b * c - a,
+        Op::MulAdd => a + b * c(),
+        Op::MulSub => a - b * c(),
+        Op::MulRsub => b * c() - a,
     }
 }
 
@@ -116,17 +116,8 @@ impl Tape {
         }
         for ins in &self.instrs {
             let (a, b) = (s[ins.a as usize], s[ins.b as usize]);
-            // The arithmetic that most programs are made of is dispatched first, and only
-            // the fused operations read a third operand.
-            s[ins.dst as usize] = match ins.op {
-                Op::Add => a + b,
-                Op::Sub => a - b,
-                Op::Mul => a * b,
-                Op::MulAdd => a + b * s[ins.c as usize],
-                Op::MulSub => a - b * s[ins.c as usize],
-                Op::MulRsub => b * s[ins.c as usize] - a,
-                op => apply(op, a, b, a),
-            };
+            // Only the fused operations read a third operand.
+            s[ins.dst as usize] = apply(ins.op, a, b, || s[ins.c as usize]);
         }
         for (o, &slot) in out.iter_mut().zip(&self.outputs) {
             *o = s[slot as usize];
@@ -225,7 +216,7 @@ impl Tape {
                 Op::MulAdd => lanes3(d, x, y, z, |a, b, c| a + b * c),
                 Op::MulSub => lanes3(d, x, y, z, |a, b, c| a - b * c),
                 Op::MulRsub => lanes3(d, x, y, z, |a, b, c| b * c - a),
-                op => lanes2(d, x, y, |a, b| apply(op, a, b, a)),
+                op => lanes2(d, x, y, |a, b| apply(op, a, b, || a)),
             }
         }
     }
