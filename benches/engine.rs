@@ -12,30 +12,19 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+#[path = "common/rosenbrock.rs"]
+mod rosenbrock;
+
+use rosenbrock::with_gradient;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use nabla::engine::expr::Scope;
-use nabla::engine::parse::ParseOptions;
-use nabla::engine::{compile, diff, read, ExprId, Pool, Tape};
+use nabla::engine::{compile, Tape};
 
 /// The service's allocator (see src/main.rs), so compile times are the service's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const W1: &str = "0.5*x^2 + y*z - ln(1+exp(x^2*y^3*z))";
-
-/// `src` read into a pool with its gradient: the pool, `[value, gradient...]`, the inputs.
-fn with_gradient(src: &str, vars: &[String]) -> (Pool, Vec<ExprId>, Vec<ExprId>) {
-    let opts = ParseOptions {
-        max_depth: 200,
-        max_bytes: usize::MAX,
-    };
-    let mut pool = Pool::new();
-    let root = read(&mut pool, src, Scope::default(), &opts).expect("parses");
-    let ids: Vec<_> = vars.iter().map(|v| pool.sym(v)).collect();
-    let mut roots = vec![root];
-    roots.extend(diff::gradient(&mut pool, root, &ids, usize::MAX).expect("no limit"));
-    (pool, roots, ids)
-}
 
 /// Parses, differentiates and compiles `[value, gradient...]` of `src`: the workload
 /// "parse+differentiate+compile".
@@ -106,35 +95,13 @@ fn w1(c: &mut Criterion) {
     g.finish();
 }
 
-fn rosenbrock(n: usize) -> String {
-    (0..n - 1)
-        .map(|i| format!("100*(x{} - x{i}^2)^2 + (1 - x{i})^2", i + 1))
-        .collect::<Vec<_>>()
-        .join(" + ")
-}
-
-/// Rosenbrock's value and gradient by hand.
-#[inline(never)]
-fn rosenbrock_by_hand(x: &[f64], grad: &mut [f64]) -> f64 {
-    let mut f = 0.0;
-    grad.fill(0.0);
-    for i in 0..x.len() - 1 {
-        let a = x[i + 1] - x[i] * x[i];
-        let b = 1.0 - x[i];
-        f += 100.0 * a * a + b * b;
-        grad[i] += -400.0 * a * x[i] - 2.0 * b;
-        grad[i + 1] += 200.0 * a;
-    }
-    f
-}
-
 fn w2(c: &mut Criterion) {
     let mut g = c.benchmark_group("W2 rosenbrock parse+diff+compile");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(4));
     for n in [10, 100, 1_000, 10_000] {
-        let src = rosenbrock(n);
-        let vars: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+        let src = rosenbrock::source(n);
+        let vars = rosenbrock::variables(n);
         let (value, both) = value_and_gradient(&src, &vars);
         eprintln!(
             "W2 n={n}: value program {} instructions, value+gradient {} ({:.2}x)",
@@ -151,8 +118,8 @@ fn w2(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("W2 rosenbrock value+gradient");
     for n in [10, 100, 1_000, 10_000] {
-        let vars: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
-        let (_, tape) = value_and_gradient(&rosenbrock(n), &vars);
+        let vars = rosenbrock::variables(n);
+        let (_, tape) = value_and_gradient(&rosenbrock::source(n), &vars);
         let x: Vec<f64> = (0..n).map(|i| (i % 7) as f64 * 0.1 - 0.3).collect();
         let mut out = vec![0.0; n + 1];
         let mut scratch = Vec::new();
@@ -165,7 +132,7 @@ fn w2(c: &mut Criterion) {
         });
         let mut grad = vec![0.0; n];
         g.bench_with_input(BenchmarkId::new("by hand", n), &n, |b, _| {
-            b.iter(|| rosenbrock_by_hand(black_box(&x), &mut grad))
+            b.iter(|| rosenbrock::by_hand(black_box(&x), &mut grad))
         });
         // 32 points at once: the batch evaluator amortises dispatch over the lanes.
         let points: Vec<f64> = (0..32).flat_map(|_| x.iter().copied()).collect();
