@@ -7,7 +7,10 @@
 //! allocated once per call (batch).
 
 use super::func;
-use super::tape::{Op, Tape};
+use std::cell::Cell;
+use std::ops::Range;
+
+use super::tape::{Instr, Op, Tape};
 
 /// The number of points a batch evaluates together.
 pub const LANES: usize = 32;
@@ -95,6 +98,16 @@ fn apply(op: Op, a: f64, b: f64, c: impl FnOnce() -> f64) -> f64 {
     }
 }
 
+/// Runs `instrs` at one point whose slots are `s`.
+#[inline(always)]
+fn run(s: &mut [f64], instrs: &[Instr]) {
+    for ins in instrs {
+        let (a, b) = (s[ins.a as usize], s[ins.b as usize]);
+        // Only the fused operations read a third operand.
+        s[ins.dst as usize] = apply(ins.op, a, b, || s[ins.c as usize]);
+    }
+}
+
 impl Tape {
     /// Evaluates at one point: `inputs` in input order, results into `out` in root order.
     /// `scratch` is reused between calls to avoid allocating.
@@ -105,7 +118,7 @@ impl Tape {
         scratch: &mut Vec<f64>,
     ) -> Result<(), LengthMismatch> {
         check(self.inputs, inputs.len())?;
-        check(self.outputs.len(), out.len())?;
+        check(self.outputs, out.len())?;
         // Every slot an instruction reads is an input, a constant or written before: what
         // the scratch held before does not matter, so it is not cleared.
         scratch.resize(self.slots, 0.0);
@@ -114,20 +127,22 @@ impl Tape {
         for &(slot, v) in &self.consts {
             s[slot as usize] = v;
         }
-        for ins in &self.instrs {
-            let (a, b) = (s[ins.a as usize], s[ins.b as usize]);
-            // Only the fused operations read a third operand.
-            s[ins.dst as usize] = apply(ins.op, a, b, || s[ins.c as usize]);
+        let mut done = 0;
+        for e in &self.emits {
+            let at = e.at as usize;
+            if at > done {
+                run(s, &self.instrs[done..at]);
+                done = at;
+            }
+            out[e.output as usize] = s[e.slot as usize];
         }
-        for (o, &slot) in out.iter_mut().zip(&self.outputs) {
-            *o = s[slot as usize];
-        }
+        run(s, &self.instrs[done..]);
         Ok(())
     }
 
     /// Evaluates at one point and returns the outputs.
     pub fn eval(&self, inputs: &[f64]) -> Result<Vec<f64>, LengthMismatch> {
-        let mut out = vec![0.0; self.outputs.len()];
+        let mut out = vec![0.0; self.outputs];
         self.eval_into(inputs, &mut out, &mut Vec::new())?;
         Ok(out)
     }
@@ -136,7 +151,7 @@ impl Tape {
     /// each), `out` receives the results the same way (`outputs()` numbers each).
     pub fn eval_batch(&self, points: &[f64], out: &mut [f64]) -> Result<(), LengthMismatch> {
         let n_in = self.inputs;
-        let n_out = self.outputs.len();
+        let n_out = self.outputs;
         let n = if n_in == 0 {
             out.len() / n_out.max(1)
         } else {
@@ -156,7 +171,7 @@ impl Tape {
     }
 
     fn batch<const W: usize>(&self, points: &[f64], out: &mut [f64], n: usize) {
-        let (n_in, n_out) = (self.inputs, self.outputs.len());
+        let (n_in, n_out) = (self.inputs, self.outputs);
         let mut lanes: Vec<[f64; W]> = vec![[0.0; W]; self.slots];
         for &(slot, v) in &self.consts {
             lanes[slot as usize] = [v; W];
@@ -169,13 +184,19 @@ impl Tape {
                     *x = points[(start + l) * n_in + k];
                 }
             }
-            self.run_lanes_best(&mut lanes);
-            for l in 0..width {
-                let row = &mut out[(start + l) * n_out..(start + l + 1) * n_out];
-                for (o, &slot) in row.iter_mut().zip(&self.outputs) {
-                    *o = lanes[slot as usize][l];
+            let mut done = 0;
+            for e in &self.emits {
+                let at = e.at as usize;
+                if at > done {
+                    self.run_lanes_best(&mut lanes, done..at);
+                    done = at;
+                }
+                let lane = &lanes[e.slot as usize];
+                for (l, &x) in lane.iter().take(width).enumerate() {
+                    out[(start + l) * n_out + e.output as usize] = x;
                 }
             }
+            self.run_lanes_best(&mut lanes, done..self.instrs.len());
             start += width;
         }
     }
@@ -183,85 +204,83 @@ impl Tape {
     /// Runs the lanes with the widest vector instructions this processor has: the same
     /// code compiled for AVX2 where it is detected at run time (the arithmetic is the
     /// same IEEE operations, so the results are bitwise the same; no FMA contraction).
-    fn run_lanes_best<const W: usize>(&self, s: &mut [[f64; W]]) {
+    fn run_lanes_best<const W: usize>(&self, s: &mut [[f64; W]], range: Range<usize>) {
+        let instrs = &self.instrs[range];
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: `run_lanes_avx2` only needs AVX2, which was just detected.
-                unsafe { self.run_lanes_avx2(s) };
+                unsafe { run_lanes_avx2(s, instrs) };
                 return;
             }
         }
-        self.run_lanes(s);
+        run_lanes(s, instrs);
     }
+}
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn run_lanes_avx2<const W: usize>(&self, s: &mut [[f64; W]]) {
-        self.run_lanes(s);
-    }
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn run_lanes_avx2<const W: usize>(s: &mut [[f64; W]], instrs: &[Instr]) {
+    run_lanes(s, instrs);
+}
 
-    #[inline(always)]
-    fn run_lanes<const W: usize>(&self, s: &mut [[f64; W]]) {
-        for ins in &self.instrs {
-            let (d, x, y, z) = split(s, ins.dst as usize, ins.a, ins.b, ins.c);
-            match ins.op {
-                Op::Add => lanes2(d, x, y, |a, b| a + b),
-                Op::Sub => lanes2(d, x, y, |a, b| a - b),
-                Op::Mul => lanes2(d, x, y, |a, b| a * b),
-                Op::Div => lanes2(d, x, y, |a, b| a / b),
-                Op::Neg => lanes2(d, x, y, |a, _| -a),
-                Op::Recip => lanes2(d, x, y, |a, _| 1.0 / a),
-                Op::Sqrt => lanes2(d, x, y, |a, _| a.sqrt()),
-                Op::MulAdd => lanes3(d, x, y, z, |a, b, c| a + b * c),
-                Op::MulSub => lanes3(d, x, y, z, |a, b, c| a - b * c),
-                Op::MulRsub => lanes3(d, x, y, z, |a, b, c| b * c - a),
-                op => lanes2(d, x, y, |a, b| apply(op, a, b, || a)),
-            }
+/// Runs `instrs` over the lanes of `s`, one instruction over all lanes at a time.
+///
+/// The slots are seen as cells, so that an instruction's destination and operands are
+/// reached by index alone: no branch on where they lie relative to each other, which a
+/// processor cannot predict (the compiler never makes a destination one of its operands,
+/// but nothing here depends on it).
+#[inline(always)]
+fn run_lanes<const W: usize>(s: &mut [[f64; W]], instrs: &[Instr]) {
+    let s = Cell::from_mut(s.as_flattened_mut()).as_slice_of_cells();
+    for ins in instrs {
+        let slot = |i: u32| &s[i as usize * W..][..W];
+        let (d, x, y, z) = (slot(ins.dst), slot(ins.a), slot(ins.b), slot(ins.c));
+        match ins.op {
+            Op::Add => lanes2::<W>(d, x, y, |a, b| a + b),
+            Op::Sub => lanes2::<W>(d, x, y, |a, b| a - b),
+            Op::Mul => lanes2::<W>(d, x, y, |a, b| a * b),
+            Op::Div => lanes2::<W>(d, x, y, |a, b| a / b),
+            Op::Neg => lanes2::<W>(d, x, y, |a, _| -a),
+            Op::Recip => lanes2::<W>(d, x, y, |a, _| 1.0 / a),
+            Op::Sqrt => lanes2::<W>(d, x, y, |a, _| a.sqrt()),
+            Op::MulAdd => lanes3::<W>(d, x, y, z, |a, b, c| a + b * c),
+            Op::MulSub => lanes3::<W>(d, x, y, z, |a, b, c| a - b * c),
+            Op::MulRsub => lanes3::<W>(d, x, y, z, |a, b, c| b * c - a),
+            op => lanes2::<W>(d, x, y, |a, b| apply(op, a, b, || a)),
         }
     }
 }
 
 #[inline(always)]
 fn lanes2<const W: usize>(
-    d: &mut [f64; W],
-    x: &[f64; W],
-    y: &[f64; W],
+    d: &[Cell<f64>],
+    x: &[Cell<f64>],
+    y: &[Cell<f64>],
     f: impl Fn(f64, f64) -> f64,
 ) {
+    let (x, y): ([f64; W], [f64; W]) = (cells(x), cells(y));
     for l in 0..W {
-        d[l] = f(x[l], y[l]);
+        d[l].set(f(x[l], y[l]));
     }
 }
 
 #[inline(always)]
 fn lanes3<const W: usize>(
-    d: &mut [f64; W],
-    x: &[f64; W],
-    y: &[f64; W],
-    z: &[f64; W],
+    d: &[Cell<f64>],
+    x: &[Cell<f64>],
+    y: &[Cell<f64>],
+    z: &[Cell<f64>],
     f: impl Fn(f64, f64, f64) -> f64,
 ) {
+    let (x, y, z): ([f64; W], [f64; W], [f64; W]) = (cells(x), cells(y), cells(z));
     for l in 0..W {
-        d[l] = f(x[l], y[l], z[l]);
+        d[l].set(f(x[l], y[l], z[l]));
     }
 }
 
-/// The destination slot mutably and the operand slots shared. The compiler never gives
-/// an instruction a destination equal to an operand (see `compile::allocate`).
+/// The values of a slot's lanes.
 #[inline(always)]
-fn split<T>(s: &mut [T], d: usize, a: u32, b: u32, c: u32) -> (&mut T, &T, &T, &T) {
-    debug_assert!([a, b, c].iter().all(|&o| o as usize != d));
-    let (lo, rest) = s.split_at_mut(d);
-    let (dst, hi) = rest.split_at_mut(1);
-    let (lo, hi) = (&*lo, &*hi);
-    let get = |i: u32| {
-        let i = i as usize;
-        if i < d {
-            &lo[i]
-        } else {
-            &hi[i - d - 1]
-        }
-    };
-    (&mut dst[0], get(a), get(b), get(c))
+fn cells<const W: usize>(c: &[Cell<f64>]) -> [f64; W] {
+    std::array::from_fn(|l| c[l].get())
 }

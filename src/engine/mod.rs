@@ -21,7 +21,7 @@ pub mod tape;
 
 pub use compile::compile;
 pub use expr::{ExprId, Pool};
-pub use tape::Tape;
+pub use tape::{Emit, Tape};
 
 use parse::{ParseError, ParseErrorKind, ParseOptions, Span};
 

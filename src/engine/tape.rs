@@ -3,7 +3,8 @@
 //! Invariants (established by `compile`, relied on by `eval`): every slot index is below
 //! [`Tape::slots`]; slots `0..inputs` hold the inputs and are never written by an
 //! instruction; constant slots are never written either; an instruction's destination is
-//! never one of its operands.
+//! never one of its operands; every output is read out once, by an [`Emit`] between
+//! instructions, before its slot is written again.
 
 use super::func::Func;
 
@@ -179,6 +180,19 @@ pub struct Instr {
     pub c: u32,
 }
 
+/// An output read out of its slot: after the first `at` instructions have run, before the
+/// slot is written again. Outputs leave as they are made, so their slots are reused and a
+/// program with many outputs (a gradient) needs few slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Emit {
+    /// How many instructions have run when the output is read.
+    pub at: u32,
+    /// The output's index.
+    pub output: u32,
+    /// The slot holding it then.
+    pub slot: u32,
+}
+
 /// A compiled program: inputs in, outputs out.
 #[derive(Clone, Debug)]
 pub struct Tape {
@@ -186,7 +200,9 @@ pub struct Tape {
     pub(crate) slots: usize,
     pub(crate) consts: Vec<(u32, f64)>,
     pub(crate) inputs: usize,
-    pub(crate) outputs: Vec<u32>,
+    pub(crate) outputs: usize,
+    /// Every output once, in `at` order.
+    pub(crate) emits: Vec<Emit>,
 }
 
 impl Tape {
@@ -195,7 +211,8 @@ impl Tape {
         slots: usize,
         consts: Vec<(u32, f64)>,
         inputs: usize,
-        outputs: Vec<u32>,
+        outputs: usize,
+        emits: Vec<Emit>,
     ) -> Tape {
         debug_assert!(instrs.iter().all(|i| {
             let s = slots as u32;
@@ -208,13 +225,20 @@ impl Tape {
                 && i.dst != i.b
                 && i.dst != i.c
         }));
-        debug_assert!(outputs.iter().all(|&o| (o as usize) < slots));
+        debug_assert_eq!(emits.len(), outputs);
+        debug_assert!(emits.windows(2).all(|w| w[0].at <= w[1].at));
+        debug_assert!(emits.iter().all(|e| {
+            (e.slot as usize) < slots
+                && (e.output as usize) < outputs
+                && e.at as usize <= instrs.len()
+        }));
         Tape {
             instrs,
             slots,
             consts,
             inputs,
             outputs,
+            emits,
         }
     }
 
@@ -245,7 +269,12 @@ impl Tape {
 
     /// The number of outputs a point gives.
     pub fn outputs(&self) -> usize {
-        self.outputs.len()
+        self.outputs
+    }
+
+    /// When each output is read out of which slot, in execution order.
+    pub fn emits(&self) -> &[Emit] {
+        &self.emits
     }
 
     /// An estimate of the memory the program holds, in bytes (for cache weights).
@@ -253,6 +282,6 @@ impl Tape {
         std::mem::size_of::<Tape>()
             + self.instrs.len() * std::mem::size_of::<Instr>()
             + self.consts.len() * std::mem::size_of::<(u32, f64)>()
-            + self.outputs.len() * 4
+            + self.emits.len() * std::mem::size_of::<Emit>()
     }
 }

@@ -237,3 +237,57 @@ fn the_hessian_of_a_long_product_fails_its_budget() {
     assert!(diff::hessian(&mut pool, root, &ids, 1_000_000).is_err());
     assert!(pool.operands() < 20_000_000, "{} operands", pool.operands());
 }
+
+#[test]
+fn outputs_leave_as_they_are_made_so_their_slots_are_reused() {
+    // Rosenbrock in 300 dimensions: 301 outputs, each term's share of the value and of the
+    // gradient computed together, so a handful of slots beyond the inputs suffice.
+    let n = 300;
+    let src = (0..n - 1)
+        .map(|i| format!("100*(x{} - x{i}^2)^2 + (1 - x{i})^2", i + 1))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let names: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+    let vars: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tape = value_and_gradient_tape(&src, &vars);
+    assert!(tape.slots() < n + 64, "{} slots", tape.slots());
+    let x: Vec<f64> = (0..n).map(|i| (i % 7) as f64 * 0.3 - 0.8).collect();
+    let (mut f, mut grad) = (0.0, vec![0.0; n]);
+    for i in 0..n - 1 {
+        let (a, b) = (x[i + 1] - x[i] * x[i], 1.0 - x[i]);
+        f += 100.0 * a * a + b * b;
+        grad[i] += -400.0 * a * x[i] - 2.0 * b;
+        grad[i + 1] += 200.0 * a;
+    }
+    let got = tape.eval(&x).expect("arity");
+    assert!(close(got[0], f, 1e-12), "{} vs {f}", got[0]);
+    for (i, (g, want)) in got[1..].iter().zip(&grad).enumerate() {
+        assert!(close(*g, *want, 1e-12), "d/dx{i}: {g} vs {want}");
+    }
+    // Three points in a batch: the same numbers.
+    let points: Vec<f64> = (0..3).flat_map(|_| x.iter().copied()).collect();
+    let mut out = vec![0.0; 3 * (n + 1)];
+    tape.eval_batch(&points, &mut out).expect("lengths");
+    for row in out.chunks(n + 1) {
+        assert_eq!(row, &got[..]);
+    }
+}
+
+#[test]
+fn an_output_shared_by_several_roots_and_an_input_output_are_read_out() {
+    // x*y is the value and two partials of a Hessian-like root list; x is an output too.
+    let mut pool = Pool::new();
+    let xy = expr(&mut pool, "x*y");
+    let s = expr(&mut pool, "sin(x*y)");
+    let ids = syms(&mut pool, &["x", "y"]);
+    let roots = [xy, s, ids[0], xy, s, ids[1]];
+    let tape = compile(&pool, &roots, &ids).expect("inputs");
+    let got = tape.eval(&[0.5, 3.0]).expect("arity");
+    let want = [1.5, 1.5f64.sin(), 0.5, 1.5, 1.5f64.sin(), 3.0];
+    assert_eq!(got, want);
+    let mut out = vec![0.0; 12];
+    tape.eval_batch(&[0.5, 3.0, 0.5, 3.0], &mut out)
+        .expect("lengths");
+    assert_eq!(out[..6], want);
+    assert_eq!(out[6..], want);
+}

@@ -21,9 +21,11 @@
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
+mod schedule;
+
 use super::expr::{Constant, ExprId, Node, Pool};
 use super::func::Func;
-use super::tape::{Instr, Op, Tape};
+use super::tape::{Op, Tape};
 
 /// A root depends on a symbol that is not among the compiled inputs.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +52,7 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
     let mut l = Lowering {
         pool,
         defs: Vec::with_capacity(pool.len()),
+        keys: Vec::with_capacity(pool.len()),
         cse: HashMap::with_capacity_and_hasher(pool.len(), Default::default()),
         consts: HashMap::default(),
         values: vec![None; pool.len()],
@@ -66,12 +69,16 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
         l.values[id.index()] = Some(v);
     }
     let outputs: Vec<VReg> = roots.iter().map(|&r| l.value(r)).collect();
-    Ok(allocate(&l.defs, inputs.len(), &outputs))
+    Ok(schedule::allocate(&l.defs, &l.keys, inputs.len(), &outputs))
 }
 
 struct Lowering<'p> {
     pool: &'p Pool,
     defs: Vec<Def>,
+    /// The key of each register: one more than the last input it depends on, 0 for none.
+    /// Operand lists are folded, and instructions scheduled, in key order (see
+    /// `schedule`).
+    keys: Vec<u32>,
     /// Hash-consing of instructions: `(op, a, b)` to the register holding it.
     cse: HashMap<(Op, VReg, VReg), VReg>,
     consts: HashMap<u64, VReg>,
@@ -81,6 +88,12 @@ struct Lowering<'p> {
 
 impl Lowering<'_> {
     fn push(&mut self, def: Def) -> VReg {
+        let key = match def {
+            Def::Input(k) => k + 1,
+            Def::Const(_) => 0,
+            Def::Instr(_, a, b) => self.keys[a.0 as usize].max(self.keys[b.0 as usize]),
+        };
+        self.keys.push(key);
         self.defs.push(def);
         VReg((self.defs.len() - 1) as u32)
     }
@@ -301,6 +314,9 @@ impl Lowering<'_> {
     /// at each level, and instruction hash-consing shares the rest between lists.
     fn fold(&mut self, op: Op, mut xs: Regs) -> VReg {
         const SHORT: usize = 8;
+        // In key order, so that a partial sum or product is computed along with the
+        // operands it takes in, not after all of them (see `schedule`).
+        xs.sort_by_key(|x| self.keys[x.0 as usize]);
         let mut level: u64 = 0;
         while xs.len() > SHORT {
             let mut next = Regs::with_capacity(xs.len() / 2);
@@ -383,148 +399,4 @@ fn exp_power(pool: &Pool, id: ExprId) -> Option<(ExprId, f64)> {
     let m = pool.node(e).as_num()?;
     (m > 0.0 && m.fract() == 0.0).then_some(())?;
     Some((as_exp(pool, b)?, m))
-}
-
-/// Pass 2: the order to compute in. Depth-first from each output in turn, so a value is
-/// computed just before its first use and dies soon after: the live set, and so the
-/// memory a point (or a batch of points) touches, stays small. Only what an output needs
-/// is visited: this is also the dead-code elimination. An explicit stack, no recursion.
-fn schedule(defs: &[Def], outputs: &[VReg]) -> Vec<usize> {
-    const NEW: u8 = 0;
-    const OPEN: u8 = 1;
-    const DONE: u8 = 2;
-    let mut state = vec![NEW; defs.len()];
-    let mut order = Vec::new();
-    let mut stack: Vec<(usize, bool)> = Vec::new();
-    for o in outputs {
-        stack.push((o.0 as usize, false));
-        while let Some((v, expanded)) = stack.pop() {
-            let Def::Instr(_, a, b) = defs[v] else {
-                state[v] = DONE;
-                continue;
-            };
-            if expanded {
-                state[v] = DONE;
-                order.push(v);
-            } else if state[v] == NEW {
-                state[v] = OPEN;
-                stack.push((v, true));
-                for c in [b.0 as usize, a.0 as usize] {
-                    if state[c] == NEW {
-                        stack.push((c, false));
-                    }
-                }
-            }
-        }
-    }
-    order
-}
-
-/// Pass 3: fusion. A multiplication whose only use is an addition or a subtraction is
-/// absorbed into it (`MulAdd`, `MulSub`, `MulRsub`): one instruction to dispatch instead
-/// of two, with the same two roundings. Returns the program in order: for each
-/// instruction, its definition, operation and three operands (definitions too).
-fn fuse(defs: &[Def], order: &[usize], outputs: &[VReg]) -> Vec<(usize, Op, [u32; 3])> {
-    let mut uses = vec![0u32; defs.len()];
-    for &i in order {
-        if let Def::Instr(_, a, b) = defs[i] {
-            uses[a.0 as usize] += 1;
-            uses[b.0 as usize] += 1;
-        }
-    }
-    for o in outputs {
-        uses[o.0 as usize] = u32::MAX; // an output is kept as it is
-    }
-    let product = |r: VReg| match defs[r.0 as usize] {
-        Def::Instr(Op::Mul, x, y) if uses[r.0 as usize] == 1 => Some((r, x.0, y.0)),
-        _ => None,
-    };
-    let mut absorbed = vec![false; defs.len()];
-    let mut prog = Vec::with_capacity(order.len());
-    for &i in order {
-        let Def::Instr(op, a, b) = defs[i] else {
-            continue;
-        };
-        let fused = match op {
-            Op::Add => product(b)
-                .map(|(m, x, y)| (m, Op::MulAdd, [a.0, x, y]))
-                .or_else(|| product(a).map(|(m, x, y)| (m, Op::MulAdd, [b.0, x, y]))),
-            Op::Sub => product(b)
-                .map(|(m, x, y)| (m, Op::MulSub, [a.0, x, y]))
-                .or_else(|| product(a).map(|(m, x, y)| (m, Op::MulRsub, [b.0, x, y]))),
-            _ => None,
-        };
-        match fused {
-            Some((m, op, operands)) => {
-                absorbed[m.0 as usize] = true;
-                prog.push((i, op, operands));
-            }
-            None => prog.push((i, op, [a.0, b.0, a.0])),
-        }
-    }
-    prog.retain(|&(i, ..)| !absorbed[i]);
-    prog
-}
-
-/// Pass 4: slot allocation. Inputs take slots `0..n_inputs`, the constants used the next
-/// ones; every instruction takes a free slot and frees its operands' slots after their
-/// last use (outputs are never freed).
-fn allocate(defs: &[Def], n_inputs: usize, outputs: &[VReg]) -> Tape {
-    let order = schedule(defs, outputs);
-    let prog = fuse(defs, &order, outputs);
-    let mut last_use = vec![0usize; defs.len()];
-    let mut used = vec![false; defs.len()];
-    for (pos, (_, _, operands)) in prog.iter().enumerate() {
-        for &r in operands {
-            last_use[r as usize] = pos;
-            used[r as usize] = true;
-        }
-    }
-    for o in outputs {
-        last_use[o.0 as usize] = usize::MAX;
-        used[o.0 as usize] = true;
-    }
-    const UNSET: u32 = u32::MAX;
-    const FREED: u32 = u32::MAX - 1;
-    let mut slot = vec![UNSET; defs.len()];
-    let mut n_slots = n_inputs as u32;
-    let mut consts = Vec::new();
-    for (i, d) in defs.iter().enumerate() {
-        match *d {
-            Def::Input(k) => slot[i] = k,
-            Def::Const(v) if used[i] => {
-                slot[i] = n_slots;
-                consts.push((n_slots, v));
-                n_slots += 1;
-            }
-            _ => {}
-        }
-    }
-    let mut free: Vec<u32> = Vec::new();
-    let mut instrs = Vec::with_capacity(prog.len());
-    for (pos, &(i, op, operands)) in prog.iter().enumerate() {
-        let [sa, sb, sc] = operands.map(|r| slot[r as usize]);
-        // The destination is never an operand's slot (the batch evaluator borrows them
-        // apart); operands whose last use is here are freed after it is chosen.
-        let dst = free.pop().unwrap_or_else(|| {
-            n_slots += 1;
-            n_slots - 1
-        });
-        for r in operands.map(|r| r as usize) {
-            if last_use[r] == pos && matches!(defs[r], Def::Instr(..)) && slot[r] < FREED {
-                free.push(slot[r]);
-                slot[r] = FREED; // an operand read twice must not be freed twice
-            }
-        }
-        slot[i] = dst;
-        instrs.push(Instr {
-            op,
-            dst,
-            a: sa,
-            b: sb,
-            c: sc,
-        });
-    }
-    let outputs = outputs.iter().map(|o| slot[o.0 as usize]).collect();
-    Tape::new(instrs, n_slots as usize, consts, n_inputs, outputs)
 }

@@ -1,0 +1,313 @@
+//! Passes 2 to 4 of compilation: the order to compute in (which also drops dead code),
+//! fusion of multiplications into sums, and slot allocation with the outputs' emits.
+
+use super::{Def, VReg};
+use crate::engine::tape::{Emit, Instr, Op, Tape};
+
+/// Pass 2: the order to compute in. Depth-first from each output in turn, so that a value
+/// is computed just before its first use; then sorted (stably) by key, the last input a
+/// value depends on. Where a function is built along its inputs, as sums over terms in a
+/// few neighbouring inputs are, a term, its share of the value and the partials it feeds
+/// are then computed together and die together, instead of the whole value first with
+/// every term kept for the partials. Both keep the live set, and so the memory a point (or
+/// a batch of points) touches, small. The order stays topological: an operand has a key
+/// no greater than its user's and comes first depth-first. Only what an output needs is
+/// visited: this is also the dead-code elimination. An explicit stack, no recursion.
+/// `key` is `Lowering::keys`.
+fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<usize> {
+    const NEW: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; defs.len()];
+    let mut order = Vec::new();
+    let mut stack: Vec<(usize, bool)> = Vec::new();
+    for o in outputs {
+        stack.push((o.0 as usize, false));
+        while let Some((v, expanded)) = stack.pop() {
+            let Def::Instr(_, a, b) = defs[v] else {
+                state[v] = DONE;
+                continue;
+            };
+            if expanded {
+                state[v] = DONE;
+                order.push(v);
+            } else if state[v] == NEW {
+                state[v] = OPEN;
+                stack.push((v, true));
+                for c in [b.0 as usize, a.0 as usize] {
+                    if state[c] == NEW {
+                        stack.push((c, false));
+                    }
+                }
+            }
+        }
+    }
+    // Each value goes in a bucket: one that frees its operands' slots (every operand that
+    // is computed is used by it alone: a partial sum taking in a term) in the bucket of its
+    // key, as early as it can be; any other in the bucket of its earliest user, as late as
+    // it can be without delaying a user, so that a value used late (a product of the
+    // first and the last input's terms, say) does not hold a slot meanwhile. Users come
+    // after their operands in definition order; an operand's bucket is at most its users'.
+    let mut users = vec![0u32; defs.len()];
+    for &i in &order {
+        if let Def::Instr(_, a, b) = defs[i] {
+            users[a.0 as usize] += 1;
+            if b != a {
+                users[b.0 as usize] += 1;
+            }
+        }
+    }
+    const LATE: u32 = u32::MAX;
+    let mut bucket = vec![LATE; defs.len()];
+    for o in outputs {
+        bucket[o.0 as usize] = key[o.0 as usize];
+    }
+    for i in (0..defs.len()).rev() {
+        let (Def::Instr(_, a, b), true) = (defs[i], bucket[i] != LATE) else {
+            continue;
+        };
+        let computed = |r: VReg| matches!(defs[r.0 as usize], Def::Instr(..));
+        let frees = (computed(a) || computed(b))
+            && [a, b]
+                .iter()
+                .all(|&r| !computed(r) || users[r.0 as usize] == 1);
+        if frees {
+            bucket[i] = key[i];
+        }
+        for c in [a.0 as usize, b.0 as usize] {
+            bucket[c] = bucket[c].min(bucket[i]);
+        }
+    }
+    let key = bucket;
+    // A counting sort by bucket.
+    let buckets = order
+        .iter()
+        .map(|&i| key[i] as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut start = vec![0usize; buckets + 1];
+    for &i in &order {
+        start[key[i] as usize + 1] += 1;
+    }
+    for k in 1..start.len() {
+        start[k] += start[k - 1];
+    }
+    let mut sorted = vec![0usize; order.len()];
+    for &i in &order {
+        let k = key[i] as usize;
+        sorted[start[k]] = i;
+        start[k] += 1;
+    }
+    sorted
+}
+
+/// Pass 3: fusion. A multiplication whose only use is an addition or a subtraction is
+/// absorbed into it (`MulAdd`, `MulSub`, `MulRsub`): one instruction to dispatch instead
+/// of two, with the same two roundings. Returns the program in order: for each
+/// instruction, its definition, operation and three operands (definitions too).
+fn fuse(defs: &[Def], order: &[usize], outputs: &[VReg]) -> Vec<(usize, Op, [u32; 3])> {
+    let mut uses = vec![0u32; defs.len()];
+    for &i in order {
+        if let Def::Instr(_, a, b) = defs[i] {
+            uses[a.0 as usize] += 1;
+            uses[b.0 as usize] += 1;
+        }
+    }
+    for o in outputs {
+        uses[o.0 as usize] = u32::MAX; // an output is kept as it is
+    }
+    let product = |r: VReg| match defs[r.0 as usize] {
+        Def::Instr(Op::Mul, x, y) if uses[r.0 as usize] == 1 => Some((r, x.0, y.0)),
+        _ => None,
+    };
+    let mut absorbed = vec![false; defs.len()];
+    let mut prog = Vec::with_capacity(order.len());
+    for &i in order {
+        let Def::Instr(op, a, b) = defs[i] else {
+            continue;
+        };
+        let fused = match op {
+            Op::Add => product(b)
+                .map(|(m, x, y)| (m, Op::MulAdd, [a.0, x, y]))
+                .or_else(|| product(a).map(|(m, x, y)| (m, Op::MulAdd, [b.0, x, y]))),
+            Op::Sub => product(b)
+                .map(|(m, x, y)| (m, Op::MulSub, [a.0, x, y]))
+                .or_else(|| product(a).map(|(m, x, y)| (m, Op::MulRsub, [b.0, x, y]))),
+            _ => None,
+        };
+        match fused {
+            Some((m, op, operands)) => {
+                absorbed[m.0 as usize] = true;
+                prog.push((i, op, operands));
+            }
+            None => prog.push((i, op, [a.0, b.0, a.0])),
+        }
+    }
+    prog.retain(|&(i, ..)| !absorbed[i]);
+    prog
+}
+
+/// Pass 4: slot allocation. Inputs take slots `0..n_inputs`, the constants used the next
+/// ones; every instruction takes a free slot and frees its operands' slots after their
+/// last use. An output is read out (an [`Emit`]) just before its slot is written again,
+/// or at the end, so outputs free their slots like any other value.
+pub(super) fn allocate(defs: &[Def], keys: &[u32], n_inputs: usize, outputs: &[VReg]) -> Tape {
+    let order = schedule(defs, keys, outputs);
+    let prog = fuse(defs, &order, outputs);
+    let mut last_use = vec![NONE; defs.len()];
+    for (pos, (_, _, operands)) in prog.iter().enumerate() {
+        for &r in operands {
+            last_use[r as usize] = pos as u32;
+        }
+    }
+    let mut a = Allocator::new(defs.len(), outputs);
+    a.n_slots = n_inputs as u32;
+    let mut fixed = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        match *d {
+            Def::Input(k) => a.slot[i] = k,
+            Def::Const(v) if last_use[i] != NONE || a.first_out[i] != NONE => {
+                a.slot[i] = a.n_slots;
+                a.consts.push((a.n_slots, v));
+                a.n_slots += 1;
+            }
+            _ => continue,
+        }
+        fixed.push(i);
+    }
+    let mut instrs = Vec::with_capacity(prog.len());
+    for (pos, &(i, op, operands)) in prog.iter().enumerate() {
+        let [sa, sb, sc] = operands.map(|r| a.slot[r as usize]);
+        // The destination is never an operand's slot (operands are not free while they
+        // are read); operands whose last use is here are freed after it is chosen.
+        let dst = a.take(pos);
+        a.hold(i, dst);
+        for r in operands.map(|r| r as usize) {
+            let computed = matches!(defs[r], Def::Instr(..));
+            if last_use[r] == pos as u32 && computed && a.slot[r] < FREED {
+                a.free.push(a.slot[r]);
+                a.slot[r] = FREED; // an operand read twice must not be freed twice
+            }
+        }
+        if last_use[i] == NONE {
+            a.free.push(dst); // an output nothing reads: free once read out
+        }
+        instrs.push(Instr {
+            op,
+            dst,
+            a: sa,
+            b: sb,
+            c: sc,
+        });
+    }
+    let end = instrs.len();
+    for s in 0..a.pending.len() {
+        if a.pending[s] != NONE {
+            a.emit(end, s as u32);
+        }
+    }
+    for i in fixed {
+        a.emit_def(end, i, a.slot[i]);
+    }
+    let Allocator {
+        n_slots,
+        consts,
+        emits,
+        ..
+    } = a;
+    Tape::new(
+        instrs,
+        n_slots as usize,
+        consts,
+        n_inputs,
+        outputs.len(),
+        emits,
+    )
+}
+
+const NONE: u32 = u32::MAX;
+const UNSET: u32 = u32::MAX;
+const FREED: u32 = u32::MAX - 1;
+
+/// Pass 4's state.
+struct Allocator {
+    /// The outputs of each definition, as linked lists: `first_out` by definition,
+    /// `next_out` by output.
+    first_out: Vec<u32>,
+    next_out: Vec<u32>,
+    /// The slot of each definition (`UNSET` before, `FREED` after).
+    slot: Vec<u32>,
+    n_slots: u32,
+    free: Vec<u32>,
+    /// By slot, the instruction whose outputs it holds, not yet read out (`NONE`: none).
+    pending: Vec<u32>,
+    consts: Vec<(u32, f64)>,
+    emits: Vec<Emit>,
+}
+
+impl Allocator {
+    fn new(n_defs: usize, outputs: &[VReg]) -> Self {
+        let mut first_out = vec![NONE; n_defs];
+        let mut next_out = vec![NONE; outputs.len()];
+        for (k, o) in outputs.iter().enumerate().rev() {
+            next_out[k] = first_out[o.0 as usize];
+            first_out[o.0 as usize] = k as u32;
+        }
+        Allocator {
+            first_out,
+            next_out,
+            slot: vec![UNSET; n_defs],
+            n_slots: 0,
+            free: Vec::new(),
+            pending: Vec::new(),
+            consts: Vec::new(),
+            emits: Vec::with_capacity(outputs.len()),
+        }
+    }
+
+    /// A slot to write at instruction `at`: a free one (its pending outputs read out
+    /// first) or a new one.
+    fn take(&mut self, at: usize) -> u32 {
+        let s = self.free.pop().unwrap_or_else(|| {
+            self.n_slots += 1;
+            self.n_slots - 1
+        });
+        if self.pending.len() <= s as usize {
+            self.pending.resize(s as usize + 1, NONE);
+        }
+        if self.pending[s as usize] != NONE {
+            self.emit(at, s);
+        }
+        s
+    }
+
+    /// Instruction `i` now lives in slot `s`: its outputs are pending there.
+    fn hold(&mut self, i: usize, s: u32) {
+        self.slot[i] = s;
+        self.pending[s as usize] = if self.first_out[i] != NONE {
+            i as u32
+        } else {
+            NONE
+        };
+    }
+
+    /// Reads out, before instruction `at`, the outputs pending in slot `s`.
+    fn emit(&mut self, at: usize, s: u32) {
+        let def = self.pending[s as usize] as usize;
+        self.pending[s as usize] = NONE;
+        self.emit_def(at, def, s);
+    }
+
+    /// Reads out, before instruction `at`, the outputs of definition `def` from slot `s`.
+    fn emit_def(&mut self, at: usize, def: usize, s: u32) {
+        let mut k = self.first_out[def];
+        while k != NONE {
+            self.emits.push(Emit {
+                at: at as u32,
+                output: k,
+                slot: s,
+            });
+            k = self.next_out[k as usize];
+        }
+    }
+}
