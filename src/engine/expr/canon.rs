@@ -9,8 +9,12 @@
 //! - the identities `x + 0 = x`, `1*x = x`, `x^1 = x`, `x^0 = 1`, `1^x = 1`, and `0*x = 0`
 //!   where safe: only when `x` is entire (`0*ln(x)` stays, since it is undefined for
 //!   `x <= 0`); `x - x = 0` likewise;
-//! - a numeric coefficient distributes over a sum factor (`2*(x + y) = 2*x + 2*y`,
-//!   `-(x - y)*z = (y - x)*z`, into the first sum factor by hash); an integer
+//! - a numeric coefficient stays beside a sum factor (`2*(x + y)` is a product: the chain
+//!   rule makes such products by the thousand, and multiplying each out would double the
+//!   nodes of a gradient and the program computing it), but a multiple of a sum that is
+//!   itself a term of a sum joins that sum's terms, multiplied out (`x - (y + z)` is
+//!   `x - y - z`, `2*(x + y) - 2*x` is `2*y`), so the difference of two spellings of one
+//!   sum still comes to 0; an integer
 //!   power distributes over a product and multiplies into a power (`(x*y)^2 = x^2*y^2`,
 //!   `(x^a)^2 = x^(2*a)`); `sqrt(x)` is `x^0.5`, `a/b` is `a*b^-1`, `a - b` is `a + -1*b`;
 //! - `ln(exp(x)) = x`, `ln(e) = 1`; `min`, `max` and `hypot` sort their arguments.
@@ -86,7 +90,8 @@ impl Pool {
 
     /// `c * a` for the shapes where the general rules of [`Pool::mul`] come to a copy: a
     /// symbol, power, call or constant takes the coefficient, a product's coefficient
-    /// changes (its other factors are sorted and distinct already), a sum distributes it.
+    /// changes (its other factors are sorted and distinct already), a sum takes it as a
+    /// factor.
     /// `None` leaves the rest (a number `a`, a zero or non-finite coefficient) to them.
     fn scale_quick(&mut self, c: f64, a: ExprId) -> Option<ExprId> {
         if c == 1.0 {
@@ -98,21 +103,16 @@ impl Pool {
         let mut factors: SmallVec<[ExprId; 8]> = SmallVec::new();
         match self.node(a) {
             Node::Num(_) => return None,
-            Node::Add(terms) => {
-                let terms: SmallVec<[ExprId; 8]> = SmallVec::from_slice(terms);
-                let scaled: SmallVec<[ExprId; 8]> =
-                    terms.iter().map(|&t| self.scale(c, t)).collect();
-                return Some(self.add(&scaled));
+            Node::Add(_) => {
+                factors.push(self.num(c));
+                factors.push(a);
             }
             Node::Mul(xs) => {
                 let (k, rest) = match self.node(xs[0]).as_num() {
                     Some(c0) => (c * c0, &xs[1..]),
                     None => (c, xs),
                 };
-                if k == 0.0
-                    || !k.is_finite()
-                    || rest.iter().any(|&f| matches!(self.node(f), Node::Add(_)))
-                {
+                if k == 0.0 || !k.is_finite() {
                     return None;
                 }
                 if k == 1.0 && rest.len() == 1 {
@@ -144,6 +144,18 @@ impl Pool {
             match self.node(t) {
                 Node::Add(xs) => {
                     for &x in xs.iter() {
+                        self.gather_term(x, &mut consts, &mut items);
+                    }
+                }
+                Node::Mul(&[c, sum]) if self.node(c).as_num().is_some() => {
+                    // A multiple of a sum joins its terms, multiplied out.
+                    let (Some(c), Node::Add(xs)) = (self.node(c).as_num(), self.node(sum)) else {
+                        self.gather_term(t, &mut consts, &mut items);
+                        continue;
+                    };
+                    let xs: SmallVec<[ExprId; 8]> = SmallVec::from_slice(xs);
+                    for x in xs {
+                        let x = self.scale(c, x);
                         self.gather_term(x, &mut consts, &mut items);
                     }
                 }
@@ -377,25 +389,6 @@ impl Pool {
         match (out.len(), coeff == 1.0) {
             (0, _) => self.num(coeff),
             (1, true) => out[0],
-            (_, false)
-                if coeff != 0.0 && out.iter().any(|&f| matches!(self.node(f), Node::Add(_))) =>
-            {
-                // A coefficient goes into a sum factor (the first by hash): `-(a - b)*c`
-                // and `(b - a)*c` must be one node.
-                self.sort_by_hash(&mut out);
-                let k = out
-                    .iter()
-                    .position(|&f| matches!(self.node(f), Node::Add(_)))
-                    .unwrap_or(0);
-                let Node::Add(terms) = self.node(out[k]) else {
-                    return out[k];
-                };
-                let terms: SmallVec<[ExprId; 8]> = SmallVec::from_slice(terms);
-                let scaled: SmallVec<[ExprId; 8]> =
-                    terms.iter().map(|&t| self.scale(coeff, t)).collect();
-                out[k] = self.add(&scaled);
-                self.mul(&out)
-            }
             _ => {
                 self.sort_by_hash(&mut out);
                 if coeff != 1.0 {
