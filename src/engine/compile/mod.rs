@@ -11,12 +11,16 @@
 //!    Numerically delicate shapes are recognised here: `ln(1 + exp(u))` is `softplus(u)`,
 //!    and `exp(u)^m / (1 + exp(u))^k` is `sigmoid(u)^m * sigmoid(-u)^(k-m)`, finite and
 //!    accurate for every finite `u`;
-//! 2. **drop dead code**: keep only what the outputs need (recognised shapes leave
-//!    their unrecognised spelling dead);
+//!    Operand lists are folded in order of the last input each operand depends on;
+//! 2. **schedule** (`schedule.rs`): order the values by the last input they depend on, so
+//!    that what a term of a function needs is computed, used and dropped together, and
+//!    keep only what the outputs need (recognised shapes leave their unrecognised
+//!    spelling dead);
 //! 3. **fuse**: a multiplication used once, by an addition or subtraction, joins it in
 //!    one three-operand instruction (`a + b*c`, rounded as the two instructions were);
 //! 4. **allocate slots**: inputs and constants get fixed slots; every other value
-//!    takes a free slot and gives it back after its last use.
+//!    takes a free slot and gives it back after its last use. An output is read out
+//!    before its slot is written again, so a gradient's outputs do not hold slots.
 
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;

@@ -4,44 +4,16 @@
 use super::{Def, VReg};
 use crate::engine::tape::{Emit, Instr, Op, Tape};
 
-/// Pass 2: the order to compute in. Depth-first from each output in turn, so that a value
-/// is computed just before its first use; then sorted (stably) by key, the last input a
-/// value depends on. Where a function is built along its inputs, as sums over terms in a
+/// Pass 2: the order to compute in. Values are sorted (stably, in definition order, which
+/// is topological) by bucket, where a value's bucket is the last input it depends on or
+/// later (see below). Where a function is built along its inputs, as sums over terms in a
 /// few neighbouring inputs are, a term, its share of the value and the partials it feeds
 /// are then computed together and die together, instead of the whole value first with
-/// every term kept for the partials. Both keep the live set, and so the memory a point (or
-/// a batch of points) touches, small. The order stays topological: an operand has a key
-/// no greater than its user's and comes first depth-first. Only what an output needs is
-/// visited: this is also the dead-code elimination. An explicit stack, no recursion.
-/// `key` is `Lowering::keys`.
+/// every term kept for the partials: the live set, and so the memory a point (or a batch
+/// of points) touches, stays small. The order stays topological: an operand's bucket is
+/// at most its users'. Only what an output needs is kept: this is also the dead-code
+/// elimination. `key` is `Lowering::keys`.
 fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<usize> {
-    const NEW: u8 = 0;
-    const OPEN: u8 = 1;
-    const DONE: u8 = 2;
-    let mut state = vec![NEW; defs.len()];
-    let mut order = Vec::new();
-    let mut stack: Vec<(usize, bool)> = Vec::new();
-    for o in outputs {
-        stack.push((o.0 as usize, false));
-        while let Some((v, expanded)) = stack.pop() {
-            let Def::Instr(_, a, b) = defs[v] else {
-                state[v] = DONE;
-                continue;
-            };
-            if expanded {
-                state[v] = DONE;
-                order.push(v);
-            } else if state[v] == NEW {
-                state[v] = OPEN;
-                stack.push((v, true));
-                for c in [b.0 as usize, a.0 as usize] {
-                    if state[c] == NEW {
-                        stack.push((c, false));
-                    }
-                }
-            }
-        }
-    }
     // Each value goes in a bucket: one that frees its operands' slots (every operand that
     // is computed is used by it alone: a partial sum taking in a term) in the bucket of its
     // key, as early as it can be; any other in the bucket of its earliest user, as late as
@@ -49,8 +21,8 @@ fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<usize> {
     // first and the last input's terms, say) does not hold a slot meanwhile. Users come
     // after their operands in definition order; an operand's bucket is at most its users'.
     let mut users = vec![0u32; defs.len()];
-    for &i in &order {
-        if let Def::Instr(_, a, b) = defs[i] {
+    for d in defs {
+        if let Def::Instr(_, a, b) = *d {
             users[a.0 as usize] += 1;
             if b != a {
                 users[b.0 as usize] += 1;
@@ -79,6 +51,9 @@ fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<usize> {
         }
     }
     let key = bucket;
+    let order: Vec<usize> = (0..defs.len())
+        .filter(|&i| key[i] != LATE && matches!(defs[i], Def::Instr(..)))
+        .collect();
     // A counting sort by bucket.
     let buckets = order
         .iter()
