@@ -210,8 +210,13 @@ fn partials(pool: &mut Pool, id: ExprId, depends: &[bool], out: &mut Vec<(ExprId
         Node::Pow([base, exponent]) => {
             if dep(&base) {
                 // d/db b^e = e * b^(e-1)
-                let minus_one = pool.num(-1.0);
-                let e_minus_one = pool.add(&[exponent, minus_one]);
+                let e_minus_one = match pool.node(exponent).as_num() {
+                    Some(e) => pool.num(e - 1.0),
+                    None => {
+                        let minus_one = pool.num(-1.0);
+                        pool.add(&[exponent, minus_one])
+                    }
+                };
                 let p = pool.pow(base, e_minus_one);
                 out.push((base, Partial::from_slice(&[exponent, p])));
             }
