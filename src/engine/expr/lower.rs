@@ -52,17 +52,17 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
     for node in &ast.nodes {
         let id = match &node.kind {
             AstKind::Num(v) => pool.num(*v),
-            AstKind::Ident(name) => match names.get(name.as_str()) {
+            AstKind::Ident(name) => match names.get(name) {
                 Some(&id) => id,
                 None => {
-                    let bound = bound.contains(name.as_str());
-                    let id = match name.as_str() {
+                    let bound = bound.contains(name);
+                    let id = match *name {
                         "pi" if !bound => pool.constant(Constant::Pi),
                         "e" if !bound => pool.constant(Constant::E),
                         _ if bound || !scope.closed => pool.sym(name),
                         _ => {
                             return Err(LowerError {
-                                kind: LowerErrorKind::UnknownVariable(name.clone()),
+                                kind: LowerErrorKind::UnknownVariable(name.to_string()),
                                 span: node.span,
                             })
                         }

@@ -28,11 +28,11 @@ impl AstId {
 
 /// A syntax node.
 #[derive(Clone, Debug, PartialEq)]
-pub enum AstKind {
+pub enum AstKind<'a> {
     /// A number literal.
     Num(f64),
     /// A name: a variable, a parameter, or the constants `pi` and `e`.
-    Ident(String),
+    Ident(&'a str),
     /// `-a` (a prefix `+` leaves no node).
     Neg(AstId),
     /// `a + b - c ...`: each term with `true` when it is subtracted.
@@ -49,9 +49,9 @@ pub enum AstKind {
 
 /// A syntax node with the bytes it came from.
 #[derive(Clone, Debug, PartialEq)]
-pub struct AstNode {
+pub struct AstNode<'a> {
     /// What the node is.
-    pub kind: AstKind,
+    pub kind: AstKind<'a>,
     /// Where it is in the source.
     pub span: Span,
 }
@@ -59,19 +59,19 @@ pub struct AstNode {
 /// A parsed expression. Invariant: every child index is smaller than its parent's, and
 /// the root is the last node.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Ast {
+pub struct Ast<'a> {
     /// The nodes, children before parents.
-    pub nodes: Vec<AstNode>,
+    pub nodes: Vec<AstNode<'a>>,
 }
 
-impl Ast {
+impl<'a> Ast<'a> {
     /// The root node's id.
     pub fn root(&self) -> AstId {
         AstId(self.nodes.len().saturating_sub(1) as u32)
     }
 
     /// The node at `id`.
-    pub fn node(&self, id: AstId) -> &AstNode {
+    pub fn node(&self, id: AstId) -> &AstNode<'a> {
         &self.nodes[id.index()]
     }
 }
@@ -95,7 +95,7 @@ impl Default for ParseOptions {
 }
 
 /// Parses `src` into an [`Ast`].
-pub fn parse(src: &str, opts: &ParseOptions) -> Result<Ast, ParseError> {
+pub fn parse<'a>(src: &'a str, opts: &ParseOptions) -> Result<Ast<'a>, ParseError> {
     if src.len() > opts.max_bytes {
         return Err(ParseError::new(
             ParseErrorKind::TooLong {
@@ -135,7 +135,7 @@ pub fn parse(src: &str, opts: &ParseOptions) -> Result<Ast, ParseError> {
 struct Parser<'a> {
     tokens: Vec<(Tok<'a>, Span)>,
     pos: usize,
-    nodes: Vec<AstNode>,
+    nodes: Vec<AstNode<'a>>,
     max_depth: usize,
 }
 
@@ -166,7 +166,7 @@ impl<'a> Parser<'a> {
         t
     }
 
-    fn push(&mut self, kind: AstKind, span: Span) -> AstId {
+    fn push(&mut self, kind: AstKind<'a>, span: Span) -> AstId {
         self.nodes.push(AstNode { kind, span });
         AstId((self.nodes.len() - 1) as u32)
     }
@@ -196,8 +196,10 @@ impl<'a> Parser<'a> {
             ));
         }
         let mut lhs = self.prefix(depth)?;
-        // The n-ary node this loop is extending, if any: `a - b + c` grows one Sum.
-        let mut chain: Option<AstId> = None;
+        // The n-ary chain this loop is extending (`a - b + c` is one Sum), if any: its
+        // items, whether it is a sum, and its span so far. It becomes a node when it ends,
+        // after all its items, so children stay before parents.
+        let mut chain: Option<(Vec<(bool, AstId)>, bool, Span)> = None;
         loop {
             let (tok, _) = self.peek();
             let Some((l_bp, r_bp)) = infix_bp(tok) else {
@@ -208,53 +210,44 @@ impl<'a> Parser<'a> {
             }
             self.bump();
             let rhs = self.expr(r_bp, depth + 1)?;
-            let span = self.span(lhs).to(self.span(rhs));
-            let extend = chain == Some(lhs);
-            lhs = match tok {
+            match tok {
                 Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash => {
                     let inverted = matches!(tok, Tok::Minus | Tok::Slash);
                     let is_sum = matches!(tok, Tok::Plus | Tok::Minus);
-                    match &mut self.nodes[lhs.index()].kind {
-                        AstKind::Sum(items) if extend && is_sum => {
-                            // Appending keeps the child-before-parent order: the chain
-                            // node moves to the end below.
+                    let span = self.span(rhs);
+                    match &mut chain {
+                        Some((items, sum, whole)) if *sum == is_sum => {
                             items.push((inverted, rhs));
-                            self.rechain(lhs, span)
-                        }
-                        AstKind::Product(items) if extend && !is_sum => {
-                            items.push((inverted, rhs));
-                            self.rechain(lhs, span)
+                            *whole = whole.to(span);
                         }
                         _ => {
-                            let items = vec![(false, lhs), (inverted, rhs)];
-                            let kind = if is_sum {
-                                AstKind::Sum(items)
-                            } else {
-                                AstKind::Product(items)
-                            };
-                            self.push(kind, span)
+                            lhs = self.end_chain(chain.take(), lhs);
+                            let whole = self.span(lhs).to(span);
+                            chain = Some((vec![(false, lhs), (inverted, rhs)], is_sum, whole));
                         }
                     }
                 }
-                Tok::Percent => self.push(AstKind::Rem(lhs, rhs), span),
-                _ => self.push(AstKind::Pow(lhs, rhs), span),
-            };
-            chain = Some(lhs);
+                _ => {
+                    lhs = self.end_chain(chain.take(), lhs);
+                    let span = self.span(lhs).to(self.span(rhs));
+                    let kind = match tok {
+                        Tok::Percent => AstKind::Rem(lhs, rhs),
+                        _ => AstKind::Pow(lhs, rhs),
+                    };
+                    lhs = self.push(kind, span);
+                }
+            }
         }
-        Ok(lhs)
+        Ok(self.end_chain(chain, lhs))
     }
 
-    /// Moves the chain node `id` to the end of the arena (after its newest child) and
-    /// returns its new id. The old slot becomes a harmless placeholder.
-    fn rechain(&mut self, id: AstId, span: Span) -> AstId {
-        let placeholder = AstNode {
-            kind: AstKind::Num(0.0),
-            span,
-        };
-        let mut node = std::mem::replace(&mut self.nodes[id.index()], placeholder);
-        node.span = span;
-        self.nodes.push(node);
-        AstId((self.nodes.len() - 1) as u32)
+    /// The node of a finished chain, or `lhs` when there is none.
+    fn end_chain(&mut self, chain: Option<(Vec<(bool, AstId)>, bool, Span)>, lhs: AstId) -> AstId {
+        match chain {
+            Some((items, true, span)) => self.push(AstKind::Sum(items), span),
+            Some((items, false, span)) => self.push(AstKind::Product(items), span),
+            None => lhs,
+        }
     }
 
     fn prefix(&mut self, depth: usize) -> Result<AstId, ParseError> {
@@ -271,7 +264,7 @@ impl<'a> Parser<'a> {
                         span,
                     ));
                 }
-                Ok(self.push(AstKind::Ident(name.into()), span))
+                Ok(self.push(AstKind::Ident(name), span))
             }
             Tok::Minus | Tok::Plus => {
                 let operand = self.expr(PREFIX_BP, depth + 1)?;
