@@ -152,6 +152,10 @@ fn infix_bp(tok: Tok<'_>) -> Option<(u8, u8)> {
 }
 const PREFIX_BP: u8 = 5;
 
+/// An n-ary chain being read: its items (`true` when subtracted or divided), whether it is
+/// a sum (else a product), and its span so far.
+type Chain = (Vec<(bool, AstId)>, bool, Span);
+
 impl<'a> Parser<'a> {
     fn peek(&self) -> (Tok<'a>, Span) {
         // The token list always ends with Eof and `pos` never passes it.
@@ -199,7 +203,7 @@ impl<'a> Parser<'a> {
         // The n-ary chain this loop is extending (`a - b + c` is one Sum), if any: its
         // items, whether it is a sum, and its span so far. It becomes a node when it ends,
         // after all its items, so children stay before parents.
-        let mut chain: Option<(Vec<(bool, AstId)>, bool, Span)> = None;
+        let mut chain: Option<Chain> = None;
         loop {
             let (tok, _) = self.peek();
             let Some((l_bp, r_bp)) = infix_bp(tok) else {
@@ -242,7 +246,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The node of a finished chain, or `lhs` when there is none.
-    fn end_chain(&mut self, chain: Option<(Vec<(bool, AstId)>, bool, Span)>, lhs: AstId) -> AstId {
+    fn end_chain(&mut self, chain: Option<Chain>, lhs: AstId) -> AstId {
         match chain {
             Some((items, true, span)) => self.push(AstKind::Sum(items), span),
             Some((items, false, span)) => self.push(AstKind::Product(items), span),
