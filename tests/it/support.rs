@@ -325,7 +325,7 @@ pub fn reference<T: Scalar>(ast: &Ast, env: &dyn Fn(&str) -> T) -> T {
 }
 
 /// The syntax tree of `src` (for the reference interpreter).
-pub fn ast(src: &str) -> Ast {
+pub fn ast(src: &str) -> Ast<'_> {
     parse(src, &ParseOptions::default()).unwrap_or_else(|e| panic!("{src:?} should parse: {e}"))
 }
 
