@@ -249,8 +249,13 @@ impl Lowering<'_> {
         let pool = self.pool;
         let mut numer = Regs::with_capacity(factors.len() + 1);
         let mut denom = Regs::new();
-        let mut used: SmallVec<[bool; 8]> = SmallVec::from_elem(false, factors.len());
-        for i in 0..factors.len() {
+        // Most products have no sigmoid shape: look for its denominator before pairing.
+        let sigmoids = factors
+            .iter()
+            .any(|&f| sigmoid_denominator(pool, f).is_some());
+        let mut used: SmallVec<[bool; 8]> =
+            SmallVec::from_elem(false, if sigmoids { factors.len() } else { 0 });
+        for i in (0..factors.len()).filter(|_| sigmoids) {
             let Some((u, k)) = sigmoid_denominator(pool, factors[i]) else {
                 continue;
             };
@@ -277,7 +282,7 @@ impl Lowering<'_> {
             }
         }
         for (i, &f) in factors.iter().enumerate() {
-            if used[i] {
+            if sigmoids && used[i] {
                 continue;
             }
             match pool.node(f) {
@@ -292,7 +297,7 @@ impl Lowering<'_> {
         let negate = coeff < 0.0;
         let mag = coeff.abs();
         if mag != 1.0 || (numer.is_empty() && denom.is_empty()) {
-            numer.insert(0, self.constant(mag));
+            numer.push(self.constant(mag)); // first once folded: its key is 0
         }
         let mut result = match (numer.is_empty(), denom.is_empty()) {
             (_, true) => self.fold(Op::Mul, numer),
