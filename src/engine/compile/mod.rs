@@ -323,9 +323,13 @@ impl Lowering<'_> {
     /// at each level, and instruction hash-consing shares the rest between lists.
     fn fold(&mut self, op: Op, mut xs: Regs) -> VReg {
         const SHORT: usize = 8;
-        // In key order, so that a partial sum or product is computed along with the
-        // operands it takes in, not after all of them (see `schedule`).
-        xs.sort_by_key(|x| self.keys[x.0 as usize]);
+        // A sum in key order, so that a partial sum is computed along with the terms it
+        // takes in, not after all of them (see `schedule`): a function's value is a sum
+        // over its terms. Products keep their canonical order: the partials of a long
+        // product are many long lists, and sorting each would cost more than it saves.
+        if op == Op::Add {
+            xs.sort_unstable_by_key(|x| (self.keys[x.0 as usize], x.0));
+        }
         let mut level: u64 = 0;
         while xs.len() > SHORT {
             let mut next = Regs::with_capacity(xs.len() / 2);

@@ -162,7 +162,8 @@ impl Pool {
                 _ => self.gather_term(t, &mut consts, &mut items),
             }
         }
-        items.sort_by_key(|&(key, t, _)| (key, t));
+        // (key, term) orders totally (equal pairs are equal items): an unstable sort is exact.
+        items.sort_unstable_by_key(|&(key, t, _)| (key, t));
         let mut out: SmallVec<[ExprId; 8]> = SmallVec::with_capacity(items.len() + 1);
         let mut i = 0;
         while i < items.len() {
@@ -336,7 +337,7 @@ impl Pool {
                 _ => gather(self, f, &mut coeff),
             }
         }
-        items.sort_by_key(|&(b, _, f)| (b, f));
+        items.sort_unstable_by_key(|&(b, _, f)| (b, f)); // a total order, as in `add`
         let mut out: SmallVec<[ExprId; 8]> = SmallVec::with_capacity(items.len() + 1);
         let mut regroup = false;
         let mut i = 0;
@@ -461,6 +462,6 @@ impl Pool {
     }
 
     fn sort_by_hash(&self, ids: &mut [ExprId]) {
-        ids.sort_by_key(|&id| (self.hash(id), id));
+        ids.sort_unstable_by_key(|&id| (self.hash(id), id));
     }
 }
