@@ -35,24 +35,15 @@ impl Pool {
             let inf = self.intern(Node::Pow([zero, minus_one]));
             return self.intern(Node::Mul(&[zero, inf]));
         }
-        const COMMON: [u64; 5] = [
-            0,
-            0x3ff0_0000_0000_0000,
-            0xbff0_0000_0000_0000,
-            0x4000_0000_0000_0000,
-            0x3fe0_0000_0000_0000,
-        ];
         let bits = v.to_bits();
-        match COMMON.iter().position(|&c| c == bits) {
-            Some(k) => match self.common[k] {
-                Some(id) => id,
-                None => {
-                    let id = self.intern(Node::Num(bits));
-                    self.common[k] = Some(id);
-                    id
-                }
-            },
-            None => self.intern(Node::Num(bits)),
+        let k = (bits.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize;
+        match self.recent_nums[k] {
+            Some((b, id)) if b == bits => id,
+            _ => {
+                let id = self.intern(Node::Num(bits));
+                self.recent_nums[k] = Some((bits, id));
+                id
+            }
         }
     }
 

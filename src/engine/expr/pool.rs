@@ -59,9 +59,10 @@ pub struct Pool {
     symbol_index: HashMap<Box<str>, SymbolId>,
     /// The node of each symbol, by symbol id.
     symbol_nodes: Vec<ExprId>,
-    /// The nodes of the numbers constructors ask for all the time (0, 1, -1, 2, 0.5), so
-    /// asking costs an array lookup rather than a hash-consing probe.
-    pub(crate) common: [Option<ExprId>; 5],
+    /// The nodes of numbers asked for lately, by a few bits of their hash: constructors
+    /// ask for the same few numbers all the time (0, 1, -1, 2, a function's coefficients),
+    /// and a hit costs an array lookup rather than a hash-consing probe.
+    pub(crate) recent_nums: [Option<(u64, ExprId)>; 16],
     /// Children held by all nodes together: with the node count, the memory a pool
     /// holds (a product of k factors is one node but k operands).
     child_count: usize,
