@@ -1,7 +1,8 @@
 //! Grading: is a submitted formula the derivative of the reference?
 //!
-//! Proof before sampling: when the canonical form of `reference - answer` is 0 the answer
-//! is `correct` with `method: "symbolic"`. Otherwise both are evaluated at seeded points
+//! Proof before sampling: when the canonical form of `reference - answer` is 0, as it is
+//! or with its products of sums multiplied out (bounded: `Pool::expand`), the answer is
+//! `correct` with `method: "symbolic"`. Otherwise both are evaluated at seeded points
 //! of a box: points where the reference (the function or any of its derivatives) is not
 //! finite are not samples, and when too few points are usable the default box moves to the
 //! positive orthant, then widens; too few still is `undecided`, never a guess. An answer is
@@ -20,6 +21,13 @@ use crate::engine::{compile, diff, parse, read, ExprId, Pool, Tape};
 
 use super::error::ApiError;
 use super::program::Program;
+
+/// A symbolic proof multiplies out products of sums while a result has at most this many
+/// terms (a square of a 8-term sum, say) ...
+const EXPAND_MAX_TERMS: usize = 64;
+/// ... and gives up after making this many nodes for one comparison: the numeric check
+/// decides the rest.
+const EXPAND_MAX_NODES: usize = 20_000;
 
 /// Sampling settings of a grade request.
 #[derive(Clone, Debug)]
@@ -320,7 +328,16 @@ impl Grader {
             })
             .unwrap_or_default();
         let difference = self.pool.sub(reference, answer);
-        if answer == reference || self.pool.node(difference).as_num() == Some(0.0) {
+        let zero = |pool: &Pool, d: ExprId| pool.node(d).as_num() == Some(0.0);
+        if answer == reference || zero(&self.pool, difference) {
+            return (Verdict::Correct { symbolic: true }, values);
+        }
+        // Spellings that differ in what is multiplied out (`2*x*(y - x^2)` against
+        // `2*x*y - 2*x^3`, `(x + 1)^2` against `x^2 + 2*x + 1`) are equal once expanded.
+        let expanded = self
+            .pool
+            .expand(difference, EXPAND_MAX_TERMS, EXPAND_MAX_NODES);
+        if zero(&self.pool, expanded) {
             return (Verdict::Correct { symbolic: true }, values);
         }
         let Some(&k) = self.output_of.get(&reference) else {

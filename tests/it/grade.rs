@@ -165,9 +165,10 @@ async fn kinds_and_shapes() {
     );
     let r =
         grade(json!({"expression": "(x + 1)^2", "kind": "value", "answer": "x^2 + 2*x + 1"})).await;
+    // Equal once multiplied out: proved, not sampled.
     assert_eq!(
         r["components"]["value"],
-        json!({"verdict": "correct", "method": "numeric"})
+        json!({"verdict": "correct", "method": "symbolic"})
     );
     let app = router(Config::default());
     let bad = post(
@@ -228,4 +229,29 @@ async fn a_transposed_jacobian_and_extra_rows() {
         (Some("invalid"), Some(1.0)),
         "{r}"
     );
+}
+
+#[tokio::test]
+async fn spellings_that_differ_in_what_is_multiplied_out_are_proved() {
+    // (reference expression, its derivative in x spelled another way)
+    let cases = [
+        ("(1-x)^2 + 100*(y-x^2)^2", "2*x - 2 - 400*x*y + 400*x^3"),
+        ("(x+1)^3", "3*x^2 + 6*x + 3"),
+        ("x*(x+1)^2", "3*x^2 + 4*x + 1"),
+        ("sin(2*x + 2*y)", "2*cos(2*(x + y))"),
+    ];
+    for (expression, dx) in cases {
+        let r = grade(json!({"expression": expression, "variables": ["x", "y"], "kind": "gradient", "answer": {"x": dx, "y": "0"}})).await;
+        assert_eq!(
+            r["components"]["x"],
+            json!({"verdict": "correct", "method": "symbolic"}),
+            "d/dx {expression} = {dx}: {r}"
+        );
+    }
+    // A wrong multiplied-out answer is still caught (by the samples).
+    let r = grade(
+        json!({"expression": "(x+1)^3", "variables": ["x"], "answer": {"x": "3*x^2 + 6*x + 1"}}),
+    )
+    .await;
+    assert_eq!(r["components"]["x"]["verdict"], "incorrect");
 }
