@@ -247,6 +247,17 @@ fn run_lanes<const W: usize>(s: &mut [[f64; W]], instrs: &[Instr]) {
             Op::MulAdd => lanes3::<W>(d, x, y, z, |a, b, c| a + b * c),
             Op::MulSub => lanes3::<W>(d, x, y, z, |a, b, c| a - b * c),
             Op::MulRsub => lanes3::<W>(d, x, y, z, |a, b, c| b * c - a),
+            // The logistic operations (every softplus and sigmoid) and the commonest
+            // functions get a loop of their own, `apply` with a known operation: the
+            // selects and divisions vectorise, and no lane pays a call to a dispatcher.
+            Op::ExpNegAbs => lanes2::<W>(d, x, y, |a, b| apply(Op::ExpNegAbs, a, b, || a)),
+            Op::SoftplusE => lanes2::<W>(d, x, y, |a, b| apply(Op::SoftplusE, a, b, || a)),
+            Op::SoftplusNegE => lanes2::<W>(d, x, y, |a, b| apply(Op::SoftplusNegE, a, b, || a)),
+            Op::SigmoidE => lanes2::<W>(d, x, y, |a, b| apply(Op::SigmoidE, a, b, || a)),
+            Op::SigmoidNegE => lanes2::<W>(d, x, y, |a, b| apply(Op::SigmoidNegE, a, b, || a)),
+            Op::Exp => lanes2::<W>(d, x, y, |a, _| a.exp()),
+            Op::Ln => lanes2::<W>(d, x, y, |a, _| a.ln()),
+            Op::Abs => lanes2::<W>(d, x, y, |a, _| a.abs()),
             op => lanes2::<W>(d, x, y, |a, b| apply(op, a, b, || a)),
         }
     }
