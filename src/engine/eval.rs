@@ -236,30 +236,24 @@ fn run_lanes<const W: usize>(s: &mut [[f64; W]], instrs: &[Instr]) {
     for ins in instrs {
         let slot = |i: u32| &s[i as usize * W..][..W];
         let (d, x, y, z) = (slot(ins.dst), slot(ins.a), slot(ins.b), slot(ins.c));
-        match ins.op {
-            Op::Add => lanes2::<W>(d, x, y, |a, b| a + b),
-            Op::Sub => lanes2::<W>(d, x, y, |a, b| a - b),
-            Op::Mul => lanes2::<W>(d, x, y, |a, b| a * b),
-            Op::Div => lanes2::<W>(d, x, y, |a, b| a / b),
-            Op::Neg => lanes2::<W>(d, x, y, |a, _| -a),
-            Op::Recip => lanes2::<W>(d, x, y, |a, _| 1.0 / a),
-            Op::Sqrt => lanes2::<W>(d, x, y, |a, _| a.sqrt()),
-            Op::MulAdd => lanes3::<W>(d, x, y, z, |a, b, c| a + b * c),
-            Op::MulSub => lanes3::<W>(d, x, y, z, |a, b, c| a - b * c),
-            Op::MulRsub => lanes3::<W>(d, x, y, z, |a, b, c| b * c - a),
-            // The logistic operations (every softplus and sigmoid) and the commonest
-            // functions get a loop of their own, `apply` with a known operation: the
-            // selects and divisions vectorise, and no lane pays a call to a dispatcher.
-            Op::ExpNegAbs => lanes2::<W>(d, x, y, |a, b| apply(Op::ExpNegAbs, a, b, || a)),
-            Op::SoftplusE => lanes2::<W>(d, x, y, |a, b| apply(Op::SoftplusE, a, b, || a)),
-            Op::SoftplusNegE => lanes2::<W>(d, x, y, |a, b| apply(Op::SoftplusNegE, a, b, || a)),
-            Op::SigmoidE => lanes2::<W>(d, x, y, |a, b| apply(Op::SigmoidE, a, b, || a)),
-            Op::SigmoidNegE => lanes2::<W>(d, x, y, |a, b| apply(Op::SigmoidNegE, a, b, || a)),
-            Op::Exp => lanes2::<W>(d, x, y, |a, _| a.exp()),
-            Op::Ln => lanes2::<W>(d, x, y, |a, _| a.ln()),
-            Op::Abs => lanes2::<W>(d, x, y, |a, _| a.abs()),
-            op => lanes2::<W>(d, x, y, |a, b| apply(op, a, b, || a)),
+        // Each operation is a loop of its own over the lanes: `apply` with a known
+        // operation, so arithmetic, selects and divisions vectorise and no lane pays a call
+        // to a dispatcher. The same `apply` as one point: bitwise the same results.
+        macro_rules! each {
+            ($($op:ident)*) => {
+                match ins.op {
+                    Op::MulAdd => lanes3::<W>(d, x, y, z, |a, b, c| a + b * c),
+                    Op::MulSub => lanes3::<W>(d, x, y, z, |a, b, c| a - b * c),
+                    Op::MulRsub => lanes3::<W>(d, x, y, z, |a, b, c| b * c - a),
+                    $(Op::$op => lanes2::<W>(d, x, y, |a, b| apply(Op::$op, a, b, || a)),)*
+                }
+            };
         }
+        each!(
+            Add Sub Mul Div Neg Recip Sqrt Powf ExpNegAbs SoftplusE SoftplusNegE SigmoidE
+            SigmoidNegE Exp Ln Log2 Log10 Abs Sign Signum Sin Cos Tan Asin Acos Atan Sinh Cosh
+            Tanh Asinh Acosh Atanh Floor Ceil Round Trunc Atan2 Hypot Rem Min Max
+        );
     }
 }
 
