@@ -22,6 +22,8 @@
 //!    takes a free slot and gives it back after its last use. An output is read out
 //!    before its slot is written again, so a gradient's outputs do not hold slots.
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
@@ -108,12 +110,15 @@ impl Lowering<'_> {
         } else {
             (op, a, b)
         };
-        if let Some(&v) = self.cse.get(&key) {
-            return v;
+        // One probe: the register a new instruction would get goes in if the key is new.
+        let next = VReg(self.defs.len() as u32);
+        match self.cse.entry(key) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                e.insert(next);
+                self.push(Def::Instr(key.0, key.1, key.2))
+            }
         }
-        let v = self.push(Def::Instr(key.0, key.1, key.2));
-        self.cse.insert(key, v);
-        v
     }
 
     fn unary(&mut self, op: Op, a: VReg) -> VReg {
@@ -133,12 +138,14 @@ impl Lowering<'_> {
     }
 
     fn constant(&mut self, v: f64) -> VReg {
-        if let Some(&r) = self.consts.get(&v.to_bits()) {
-            return r;
+        let next = VReg(self.defs.len() as u32);
+        match self.consts.entry(v.to_bits()) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                e.insert(next);
+                self.push(Def::Const(v))
+            }
         }
-        let r = self.push(Def::Const(v));
-        self.consts.insert(v.to_bits(), r);
-        r
     }
 
     /// The register of an already lowered node (children are lowered first).
