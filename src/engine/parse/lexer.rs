@@ -55,20 +55,34 @@ impl Tok<'_> {
     }
 }
 
-/// Splits `src` into tokens, ending with [`Tok::Eof`] (whose span is empty, at the end).
-pub fn tokenize(src: &str) -> Result<Vec<(Tok<'_>, Span)>, ParseError> {
-    let bytes = src.as_bytes();
-    // Expressions average a little over two bytes a token.
-    let mut out = Vec::with_capacity(src.len() / 2 + 1);
-    let mut i = 0;
-    while i < bytes.len() {
+/// Reads `src` one token at a time, as the parser asks: no token list is kept (for a long
+/// expression it would be several times the size of the text).
+pub struct Lexer<'a> {
+    src: &'a str,
+    /// The byte the next token starts at or before (whitespace is skipped).
+    i: usize,
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer at the start of `src`.
+    pub fn new(src: &'a str) -> Self {
+        Lexer { src, i: 0 }
+    }
+
+    /// The next token and its span; at the end, [`Tok::Eof`] (with an empty span at the
+    /// end) however often it is asked.
+    pub fn next_token(&mut self) -> Result<(Tok<'a>, Span), ParseError> {
+        let (src, bytes) = (self.src, self.src.as_bytes());
+        let mut i = self.i;
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
         let start = i;
-        let c = bytes[i];
+        let Some(&c) = bytes.get(i) else {
+            self.i = i;
+            return Ok((Tok::Eof, Span::new(bytes.len(), bytes.len())));
+        };
         let tok = match c {
-            b' ' | b'\t' | b'\n' | b'\r' => {
-                i += 1;
-                continue;
-            }
             b'0'..=b'9' | b'.' => {
                 i = scan_number(bytes, i);
                 let text = &src[start..i];
@@ -112,10 +126,9 @@ pub fn tokenize(src: &str) -> Result<Vec<(Tok<'_>, Span)>, ParseError> {
                 }
             }
         };
-        out.push((tok, Span::new(start, i)));
+        self.i = i;
+        Ok((tok, Span::new(start, i)))
     }
-    out.push((Tok::Eof, Span::new(bytes.len(), bytes.len())));
-    Ok(out)
 }
 
 fn single<'a>(i: &mut usize, tok: Tok<'a>) -> Tok<'a> {

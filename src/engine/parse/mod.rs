@@ -11,7 +11,7 @@ mod error;
 mod lexer;
 
 pub use error::{ParseError, ParseErrorKind, Span};
-use lexer::{tokenize, Tok};
+use lexer::{Lexer, Tok};
 
 use super::func::{self, Builtin};
 
@@ -105,18 +105,19 @@ pub fn parse<'a>(src: &'a str, opts: &ParseOptions) -> Result<Ast<'a>, ParseErro
             Span::new(0, src.len()),
         ));
     }
-    let tokens = tokenize(src)?;
-    if tokens.len() == 1 {
+    let mut lexer = Lexer::new(src);
+    let first = lexer.next_token()?;
+    if first.0 == Tok::Eof {
         return Err(ParseError::new(
             ParseErrorKind::Empty,
             Span::new(0, src.len()),
         ));
     }
-    // About one syntax node per token, less the brackets and operators of n-ary chains.
-    let nodes = Vec::with_capacity(tokens.len() / 2 + 1);
+    // About one syntax node per four bytes (`x12 + ` is two nodes in six bytes).
+    let nodes = Vec::with_capacity(src.len() / 4 + 1);
     let mut p = Parser {
-        tokens,
-        pos: 0,
+        lexer,
+        current: first,
         nodes,
         max_depth: opts.max_depth,
     };
@@ -133,8 +134,9 @@ pub fn parse<'a>(src: &'a str, opts: &ParseOptions) -> Result<Ast<'a>, ParseErro
 }
 
 struct Parser<'a> {
-    tokens: Vec<(Tok<'a>, Span)>,
-    pos: usize,
+    lexer: Lexer<'a>,
+    /// The next token, read but not consumed.
+    current: (Tok<'a>, Span),
     nodes: Vec<AstNode<'a>>,
     max_depth: usize,
 }
@@ -158,16 +160,16 @@ type Chain = (Vec<(bool, AstId)>, bool, Span);
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> (Tok<'a>, Span) {
-        // The token list always ends with Eof and `pos` never passes it.
-        self.tokens[self.pos.min(self.tokens.len() - 1)]
+        self.current
     }
 
-    fn bump(&mut self) -> (Tok<'a>, Span) {
-        let t = self.peek();
+    /// Consumes the next token (at the end, Eof stays).
+    fn bump(&mut self) -> Result<(Tok<'a>, Span), ParseError> {
+        let t = self.current;
         if t.0 != Tok::Eof {
-            self.pos += 1;
+            self.current = self.lexer.next_token()?;
         }
-        t
+        Ok(t)
     }
 
     fn push(&mut self, kind: AstKind<'a>, span: Span) -> AstId {
@@ -212,7 +214,7 @@ impl<'a> Parser<'a> {
             if l_bp < min_bp {
                 break;
             }
-            self.bump();
+            self.bump()?;
             let rhs = self.expr(r_bp, depth + 1)?;
             match tok {
                 Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash => {
@@ -255,7 +257,7 @@ impl<'a> Parser<'a> {
     }
 
     fn prefix(&mut self, depth: usize) -> Result<AstId, ParseError> {
-        let (tok, span) = self.bump();
+        let (tok, span) = self.bump()?;
         match tok {
             Tok::Num(v) => Ok(self.push(AstKind::Num(v), span)),
             Tok::Ident(name) => {
@@ -280,7 +282,7 @@ impl<'a> Parser<'a> {
             }
             Tok::LParen => {
                 let inner = self.expr(0, depth + 1)?;
-                let (close, close_span) = self.bump();
+                let (close, close_span) = self.bump()?;
                 if close != Tok::RParen {
                     return Err(self.unclosed(span, close, close_span));
                 }
@@ -315,12 +317,12 @@ impl<'a> Parser<'a> {
                 name_span,
             ));
         };
-        let (_, open) = self.bump(); // the '('
+        let (_, open) = self.bump()?; // the '('
         let mut args = Vec::new();
         if self.peek().0 != Tok::RParen {
             loop {
                 args.push(self.expr(0, depth + 1)?);
-                match self.bump() {
+                match self.bump()? {
                     (Tok::Comma, _) => continue,
                     (Tok::RParen, close) => {
                         return self.finish_call(builtin, name, args, name_span.to(close))
@@ -335,7 +337,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let (_, close) = self.bump();
+        let (_, close) = self.bump()?;
         self.finish_call(builtin, name, args, name_span.to(close))
     }
 
