@@ -127,6 +127,8 @@ impl Tape {
         for &(slot, v) in &self.consts {
             s[slot as usize] = v;
         }
+        // The batch walks the emits the same way; a shared walker with closures measured
+        // 5% more instructions and up to a quarter more time here, the hot path of one point.
         let mut done = 0;
         for e in &self.emits {
             let at = e.at as usize;
