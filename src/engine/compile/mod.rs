@@ -42,6 +42,9 @@ pub struct UnboundSymbol(pub String);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct VReg(u32);
 
+/// The register of a node not lowered yet (half the memory of an `Option<VReg>`).
+const UNLOWERED: VReg = VReg(u32::MAX);
+
 /// Operand lists being folded: most are short.
 type Regs = SmallVec<[VReg; 8]>;
 
@@ -61,18 +64,18 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
         keys: Vec::with_capacity(pool.len()),
         cse: HashMap::with_capacity_and_hasher(pool.len(), Default::default()),
         consts: HashMap::default(),
-        values: vec![None; pool.len()],
+        values: vec![UNLOWERED; pool.len()],
     };
     for (k, &input) in inputs.iter().enumerate() {
         let v = l.push(Def::Input(k as u32));
-        l.values[input.index()] = Some(v);
+        l.values[input.index()] = v;
     }
     for id in pool.reachable(roots) {
-        if l.values[id.index()].is_some() {
+        if l.values[id.index()] != UNLOWERED {
             continue;
         }
         let v = l.lower(id)?;
-        l.values[id.index()] = Some(v);
+        l.values[id.index()] = v;
     }
     let outputs: Vec<VReg> = roots.iter().map(|&r| l.value(r)).collect();
     Ok(schedule::allocate(&l.defs, &l.keys, inputs.len(), &outputs))
@@ -88,8 +91,8 @@ struct Lowering<'p> {
     /// Hash-consing of instructions: `(op, a, b)` to the register holding it.
     cse: HashMap<(Op, VReg, VReg), VReg>,
     consts: HashMap<u64, VReg>,
-    /// The register of each lowered node, by node index (`None` before lowering).
-    values: Vec<Option<VReg>>,
+    /// The register of each lowered node, by node index (`UNLOWERED` before lowering).
+    values: Vec<VReg>,
 }
 
 impl Lowering<'_> {
@@ -150,7 +153,11 @@ impl Lowering<'_> {
 
     /// The register of an already lowered node (children are lowered first).
     fn value(&self, id: ExprId) -> VReg {
-        self.values[id.index()].unwrap_or(VReg(0))
+        // Children are lowered before parents; the fallback only keeps a bug from panicking.
+        match self.values[id.index()] {
+            UNLOWERED => VReg(0),
+            v => v,
+        }
     }
 
     fn lower(&mut self, id: ExprId) -> Result<VReg, UnboundSymbol> {

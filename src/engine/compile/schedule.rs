@@ -13,7 +13,7 @@ use crate::engine::tape::{Emit, Instr, Op, Tape};
 /// of points) touches, stays small. The order stays topological: an operand's bucket is
 /// at most its users'. Only what an output needs is kept: this is also the dead-code
 /// elimination. `key` is `Lowering::keys`.
-fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<usize> {
+fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<u32> {
     // Each value goes in a bucket: one that frees its operands' slots (every operand that
     // is computed is used by it alone: a partial sum taking in a term) in the bucket of its
     // key, as early as it can be; any other in the bucket of its earliest user, as late as
@@ -51,26 +51,24 @@ fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<usize> {
         }
     }
     let key = bucket;
-    let order: Vec<usize> = (0..defs.len())
-        .filter(|&i| key[i] != LATE && matches!(defs[i], Def::Instr(..)))
-        .collect();
-    // A counting sort by bucket.
-    let buckets = order
-        .iter()
-        .map(|&i| key[i] as usize + 1)
+    // A counting sort by bucket of the values an output needs, in definition order.
+    let needed = |i: usize| key[i] != LATE && matches!(defs[i], Def::Instr(..));
+    let buckets = (0..defs.len())
+        .filter(|&i| needed(i))
+        .map(|i| key[i] as usize + 1)
         .max()
         .unwrap_or(0);
-    let mut start = vec![0usize; buckets + 1];
-    for &i in &order {
+    let mut start = vec![0u32; buckets + 1];
+    for i in (0..defs.len()).filter(|&i| needed(i)) {
         start[key[i] as usize + 1] += 1;
     }
     for k in 1..start.len() {
         start[k] += start[k - 1];
     }
-    let mut sorted = vec![0usize; order.len()];
-    for &i in &order {
+    let mut sorted = vec![0u32; start[buckets] as usize];
+    for i in (0..defs.len()).filter(|&i| needed(i)) {
         let k = key[i] as usize;
-        sorted[start[k]] = i;
+        sorted[start[k] as usize] = i as u32;
         start[k] += 1;
     }
     sorted
@@ -80,10 +78,10 @@ fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<usize> {
 /// absorbed into it (`MulAdd`, `MulSub`, `MulRsub`): one instruction to dispatch instead
 /// of two, with the same two roundings. Returns the program in order: for each
 /// instruction, its definition, operation and three operands (definitions too).
-fn fuse(defs: &[Def], order: &[usize], outputs: &[VReg]) -> Vec<(usize, Op, [u32; 3])> {
+fn fuse(defs: &[Def], order: &[u32], outputs: &[VReg]) -> Vec<(u32, Op, [u32; 3])> {
     let mut uses = vec![0u32; defs.len()];
     for &i in order {
-        if let Def::Instr(_, a, b) = defs[i] {
+        if let Def::Instr(_, a, b) = defs[i as usize] {
             uses[a.0 as usize] += 1;
             uses[b.0 as usize] += 1;
         }
@@ -98,7 +96,7 @@ fn fuse(defs: &[Def], order: &[usize], outputs: &[VReg]) -> Vec<(usize, Op, [u32
     let mut absorbed = vec![false; defs.len()];
     let mut prog = Vec::with_capacity(order.len());
     for &i in order {
-        let Def::Instr(op, a, b) = defs[i] else {
+        let Def::Instr(op, a, b) = defs[i as usize] else {
             continue;
         };
         let fused = match op {
@@ -118,7 +116,7 @@ fn fuse(defs: &[Def], order: &[usize], outputs: &[VReg]) -> Vec<(usize, Op, [u32
             None => prog.push((i, op, [a.0, b.0, a.0])),
         }
     }
-    prog.retain(|&(i, ..)| !absorbed[i]);
+    prog.retain(|&(i, ..)| !absorbed[i as usize]);
     prog
 }
 
@@ -163,7 +161,7 @@ pub(super) fn allocate(defs: &[Def], keys: &[u32], n_inputs: usize, outputs: &[V
         // The destination is never an operand's slot (operands are not free while they
         // are read); operands whose last use is here are freed after it is chosen.
         let dst = a.take(pos);
-        a.hold(i, dst);
+        a.hold(i as usize, dst);
         for r in operands.map(|r| r as usize) {
             let computed = matches!(defs[r], Def::Instr(..));
             let kept = keep_outputs && a.first_out[r] != NONE;
@@ -172,7 +170,7 @@ pub(super) fn allocate(defs: &[Def], keys: &[u32], n_inputs: usize, outputs: &[V
                 a.slot[r] = FREED; // an operand read twice must not be freed twice
             }
         }
-        if last_use[i] == NONE && !keep_outputs {
+        if last_use[i as usize] == NONE && !keep_outputs {
             a.free.push(dst); // an output nothing reads: free once read out
         }
         instrs.push(Instr {
