@@ -52,7 +52,8 @@ type Regs = SmallVec<[VReg; 8]>;
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Def {
     Input(u32),
-    Const(f64),
+    /// A number, by its index in `Lowering::numbers` (so a `Def` is 12 bytes, not 16).
+    Const(u32),
     Instr(Op, VReg, VReg),
 }
 
@@ -64,6 +65,7 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
         keys: Vec::with_capacity(pool.len()),
         cse: HashMap::with_capacity_and_hasher(pool.len(), Default::default()),
         consts: HashMap::default(),
+        numbers: Vec::new(),
         values: vec![UNLOWERED; pool.len()],
     };
     for (k, &input) in inputs.iter().enumerate() {
@@ -78,7 +80,13 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
         l.values[id.index()] = v;
     }
     let outputs: Vec<VReg> = roots.iter().map(|&r| l.value(r)).collect();
-    Ok(schedule::allocate(&l.defs, &l.keys, inputs.len(), &outputs))
+    Ok(schedule::allocate(
+        &l.defs,
+        &l.keys,
+        &l.numbers,
+        inputs.len(),
+        &outputs,
+    ))
 }
 
 struct Lowering<'p> {
@@ -91,6 +99,8 @@ struct Lowering<'p> {
     /// Hash-consing of instructions: `(op, a, b)` to the register holding it.
     cse: HashMap<(Op, VReg, VReg), VReg>,
     consts: HashMap<u64, VReg>,
+    /// The value of each `Def::Const`.
+    numbers: Vec<f64>,
     /// The register of each lowered node, by node index (`UNLOWERED` before lowering).
     values: Vec<VReg>,
 }
@@ -146,7 +156,8 @@ impl Lowering<'_> {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
                 e.insert(next);
-                self.push(Def::Const(v))
+                self.numbers.push(v);
+                self.push(Def::Const((self.numbers.len() - 1) as u32))
             }
         }
     }

@@ -129,8 +129,14 @@ const FEW_OUTPUTS: usize = 16;
 /// ones; every instruction takes a free slot and frees its operands' slots after their
 /// last use. An output is read out (an [`Emit`]) just before its slot is written again,
 /// or at the end, so outputs free their slots like any other value (unless there are
-/// few, see [`FEW_OUTPUTS`]).
-pub(super) fn allocate(defs: &[Def], keys: &[u32], n_inputs: usize, outputs: &[VReg]) -> Tape {
+/// few, see [`FEW_OUTPUTS`]). `numbers` are the values of the `Def::Const`s.
+pub(super) fn allocate(
+    defs: &[Def],
+    keys: &[u32],
+    numbers: &[f64],
+    n_inputs: usize,
+    outputs: &[VReg],
+) -> Tape {
     let order = schedule(defs, keys, outputs);
     let prog = fuse(defs, &order, outputs);
     let mut last_use = vec![NONE; defs.len()];
@@ -146,9 +152,9 @@ pub(super) fn allocate(defs: &[Def], keys: &[u32], n_inputs: usize, outputs: &[V
     for (i, d) in defs.iter().enumerate() {
         match *d {
             Def::Input(k) => a.slot[i] = k,
-            Def::Const(v) if last_use[i] != NONE || a.first_out[i] != NONE => {
+            Def::Const(k) if last_use[i] != NONE || a.first_out[i] != NONE => {
                 a.slot[i] = a.n_slots;
-                a.consts.push((a.n_slots, v));
+                a.consts.push((a.n_slots, numbers[k as usize]));
                 a.n_slots += 1;
             }
             _ => continue,
