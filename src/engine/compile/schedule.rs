@@ -12,8 +12,8 @@ use crate::engine::tape::{Emit, Instr, Op, Tape};
 /// every term kept for the partials: the live set, and so the memory a point (or a batch
 /// of points) touches, stays small. The order stays topological: an operand's bucket is
 /// at most its users'. Only what an output needs is kept: this is also the dead-code
-/// elimination. `key` is `Lowering::keys`.
-fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<u32> {
+/// elimination. `key` is `Lowering::keys` (at most `n_inputs`).
+fn schedule(defs: &[Def], key: &[u32], n_inputs: usize, outputs: &[VReg]) -> Vec<u32> {
     // Each value goes in a bucket: one that frees its operands' slots (every operand that
     // is computed is used by it alone: a partial sum taking in a term) in the bucket of its
     // key, as early as it can be; any other in the bucket of its earliest user, as late as
@@ -50,24 +50,19 @@ fn schedule(defs: &[Def], key: &[u32], outputs: &[VReg]) -> Vec<u32> {
             bucket[c] = bucket[c].min(bucket[i]);
         }
     }
-    let key = bucket;
-    // A counting sort by bucket of the values an output needs, in definition order.
-    let needed = |i: usize| key[i] != LATE && matches!(defs[i], Def::Instr(..));
-    let buckets = (0..defs.len())
-        .filter(|&i| needed(i))
-        .map(|i| key[i] as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut start = vec![0u32; buckets + 1];
+    // A counting sort by bucket of the instructions an output needs, in definition order.
+    // Buckets are keys or LATE, and a key is at most the number of inputs.
+    let needed = |i: usize| bucket[i] != LATE && matches!(defs[i], Def::Instr(..));
+    let mut start = vec![0u32; n_inputs + 2];
     for i in (0..defs.len()).filter(|&i| needed(i)) {
-        start[key[i] as usize + 1] += 1;
+        start[bucket[i] as usize + 1] += 1;
     }
     for k in 1..start.len() {
         start[k] += start[k - 1];
     }
-    let mut sorted = vec![0u32; start[buckets] as usize];
+    let mut sorted = vec![0u32; start[n_inputs + 1] as usize];
     for i in (0..defs.len()).filter(|&i| needed(i)) {
-        let k = key[i] as usize;
+        let k = bucket[i] as usize;
         sorted[start[k] as usize] = i as u32;
         start[k] += 1;
     }
@@ -137,7 +132,7 @@ pub(super) fn allocate(
     n_inputs: usize,
     outputs: &[VReg],
 ) -> Tape {
-    let order = schedule(defs, keys, outputs);
+    let order = schedule(defs, keys, n_inputs, outputs);
     let prog = fuse(defs, &order, outputs);
     let mut last_use = vec![NONE; defs.len()];
     for (pos, (_, _, operands)) in prog.iter().enumerate() {
