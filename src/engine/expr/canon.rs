@@ -257,7 +257,7 @@ impl Pool {
 
     /// The product `id` (a product node) without its factor number `i`: the partial
     /// derivative of a product by one of its factors. A canonical product less one factor
-    /// is canonical already (sorted, flat, no coefficient beside a sum), so this is a copy,
+    /// is canonical already (sorted, flat, one coefficient at most, first), so this is a copy,
     /// not a new canonicalisation: linear in the factors, where `mul` would sort them.
     pub fn without_factor(&mut self, id: ExprId, i: usize) -> ExprId {
         let Node::Mul(xs) = self.node(id) else {
