@@ -145,16 +145,9 @@ fn w2(c: &mut Criterion) {
             &n,
             |b, _| {
                 b.iter_custom(|iters| {
-                    let t = std::time::Instant::now();
-                    for _ in 0..iters.div_ceil(32) {
-                        for (p, row) in black_box(&points)
-                            .chunks_exact(n)
-                            .zip(outs.chunks_exact_mut(n + 1))
-                        {
-                            row[0] = rosenbrock::by_hand(p, &mut row[1..]);
-                        }
-                    }
-                    t.elapsed()
+                    per_point_of_32(iters, || {
+                        rosenbrock::by_hand_rows(black_box(&points), n, &mut outs)
+                    })
                 })
             },
         );
@@ -163,16 +156,24 @@ fn w2(c: &mut Criterion) {
             &n,
             |b, _| {
                 b.iter_custom(|iters| {
-                    let t = std::time::Instant::now();
-                    for _ in 0..iters.div_ceil(32) {
-                        tape.eval_batch(black_box(&points), &mut outs).unwrap();
-                    }
-                    t.elapsed()
+                    per_point_of_32(iters, || {
+                        tape.eval_batch(black_box(&points), &mut outs).unwrap()
+                    })
                 })
             },
         );
     }
     g.finish();
+}
+
+/// The time of `iters` points run as batches of 32 by `batch`: criterion's time per
+/// iteration is then the time per point.
+fn per_point_of_32(iters: u64, mut batch: impl FnMut()) -> Duration {
+    let t = std::time::Instant::now();
+    for _ in 0..iters.div_ceil(32) {
+        batch();
+    }
+    t.elapsed()
 }
 
 fn w3(c: &mut Criterion) {

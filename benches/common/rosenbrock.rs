@@ -49,3 +49,12 @@ pub fn by_hand(x: &[f64], grad: &mut [f64]) -> f64 {
     }
     f
 }
+
+/// Rosenbrock by hand at each of `points` (`n` numbers each), row after row into `outs`
+/// (value, then gradient): the batch evaluator's memory traffic, by hand.
+#[inline(never)]
+pub fn by_hand_rows(points: &[f64], n: usize, outs: &mut [f64]) {
+    for (p, row) in points.chunks_exact(n).zip(outs.chunks_exact_mut(n + 1)) {
+        row[0] = by_hand(p, &mut row[1..]);
+    }
+}

@@ -10,8 +10,8 @@
 //!    (the partials of a long product) share all but a few instructions.
 //!    Numerically delicate shapes are recognised here: `ln(1 + exp(u))` is `softplus(u)`,
 //!    and `exp(u)^m / (1 + exp(u))^k` is `sigmoid(u)^m * sigmoid(-u)^(k-m)`, finite and
-//!    accurate for every finite `u`;
-//!    Operand lists are folded in order of the last input each operand depends on;
+//!    accurate for every finite `u`. A sum folds its terms in order of the last input
+//!    each depends on;
 //! 2. **schedule** (`schedule.rs`): order the values by the last input they depend on, so
 //!    that what a term of a function needs is computed, used and dropped together, and
 //!    keep only what the outputs need (recognised shapes leave their unrecognised
@@ -93,7 +93,7 @@ struct Lowering<'p> {
     pool: &'p Pool,
     defs: Vec<Def>,
     /// The key of each register: one more than the last input it depends on, 0 for none.
-    /// Operand lists are folded, and instructions scheduled, in key order (see
+    /// Sums fold their terms, and instructions are scheduled, in key order (see
     /// `schedule`).
     keys: Vec<u32>,
     /// Hash-consing of instructions: `(op, a, b)` to the register holding it.
