@@ -14,6 +14,7 @@ pub mod compile;
 pub mod diff;
 pub mod eval;
 pub mod expr;
+mod filing;
 pub mod func;
 pub mod parse;
 pub mod print;

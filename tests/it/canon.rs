@@ -150,3 +150,21 @@ fn canonical_text() {
         assert_eq!(canonical(src), text, "canonical text of {src}");
     }
 }
+
+/// Hash-consing holds in large pools, where the table has grown many times and files
+/// nodes by their newest child: a node met again is found, whichever order its sum is
+/// spelled in, also when thousands of nodes share that child (products of one late `y`).
+#[test]
+fn large_pools_find_every_node_again() {
+    let terms: Vec<String> = (0..1500)
+        .map(|i| format!("y*x{i} + sin(x{i} - x{}^2)", i + 1))
+        .collect();
+    let forward = terms.join(" + ");
+    let backward = terms.iter().rev().cloned().collect::<Vec<_>>().join(" + ");
+    let mut pool = Pool::new();
+    let a = expr(&mut pool, &forward);
+    let size = pool.len();
+    assert_eq!(expr(&mut pool, &forward), a);
+    assert_eq!(pool.len(), size, "reading it again made new nodes");
+    assert_eq!(expr(&mut pool, &backward), a);
+}

@@ -24,12 +24,14 @@
 
 use std::collections::hash_map::Entry;
 
+use hashbrown::hash_table::{self, HashTable};
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
 mod schedule;
 
 use super::expr::{Constant, ExprId, Node, Pool};
+use super::filing;
 use super::func::Func;
 use super::tape::{Op, Tape};
 
@@ -63,7 +65,7 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
         pool,
         defs: Vec::with_capacity(pool.len()),
         keys: Vec::with_capacity(pool.len()),
-        cse: HashMap::with_capacity_and_hasher(pool.len(), Default::default()),
+        cse: HashTable::with_capacity(pool.len()),
         consts: HashMap::default(),
         numbers: Vec::new(),
         values: vec![UNLOWERED; pool.len()],
@@ -96,8 +98,9 @@ struct Lowering<'p> {
     /// Sums fold their terms, and instructions are scheduled, in key order (see
     /// `schedule`).
     keys: Vec<u32>,
-    /// Hash-consing of instructions: `(op, a, b)` to the register holding it.
-    cse: HashMap<(Op, VReg, VReg), VReg>,
+    /// Hash-consing of instructions: `(op, a, b)` and the register holding it, filed
+    /// near its newest operand that is not a constant (`engine::filing`).
+    cse: HashTable<(Op, VReg, VReg, VReg)>,
     consts: HashMap<u64, VReg>,
     /// The value of each `Def::Const`.
     numbers: Vec<f64>,
@@ -125,10 +128,16 @@ impl Lowering<'_> {
         };
         // One probe: the register a new instruction would get goes in if the key is new.
         let next = VReg(self.defs.len() as u32);
-        match self.cse.entry(key) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(e) => {
-                e.insert(next);
+        let defs = &self.defs;
+        let filed = instr_hash(defs, key);
+        match self.cse.entry(
+            filed,
+            |&(o, x, y, _)| (o, x, y) == key,
+            |&(o, x, y, _)| instr_hash(defs, (o, x, y)),
+        ) {
+            hash_table::Entry::Occupied(e) => e.get().3,
+            hash_table::Entry::Vacant(e) => {
+                e.insert((key.0, key.1, key.2, next));
                 self.push(Def::Instr(key.0, key.1, key.2))
             }
         }
@@ -382,6 +391,17 @@ impl Lowering<'_> {
         let first = it.next().unwrap_or(VReg(0));
         it.fold(first, |a, x| self.emit(op, a, x))
     }
+}
+
+/// Where the instruction table files `(op, a, b)`.
+fn instr_hash(defs: &[Def], (op, a, b): (Op, VReg, VReg)) -> u64 {
+    let own =
+        ((u64::from(a.0) << 32 | u64::from(b.0)) ^ op as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let anchor = [a, b]
+        .into_iter()
+        .filter(|r| !matches!(defs[r.0 as usize], Def::Const(_)))
+        .max();
+    filing::hash((own >> 32) as u32, anchor.map(|r| r.0))
 }
 
 fn chunk_ends(x: VReg, level: u64) -> bool {

@@ -4,6 +4,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Constant, ExprId, Node, Shape, SymbolId};
+use crate::engine::filing;
 use crate::engine::func::Func;
 
 /// A node as the pool stores it: 12 bytes, no pointer. What `ab` holds depends on the
@@ -52,8 +53,8 @@ pub struct Pool {
     operands: Vec<ExprId>,
     meta: Vec<Meta>,
     /// Hash-consing: the ids of the nodes with the low half of their structural hash, so
-    /// a node is stored once (in `nodes`), growing the table reads no node and a probe
-    /// compares a node only when the halves agree.
+    /// a node is stored once (in `nodes`) and a probe compares a node only when the
+    /// halves agree. Filed near their newest child (`engine::filing`).
     index: HashTable<(u32, ExprId)>,
     symbols: Vec<Box<str>>,
     symbol_index: HashMap<Box<str>, SymbolId>,
@@ -80,7 +81,9 @@ impl Pool {
         self.nodes.reserve(nodes);
         self.meta.reserve(nodes);
         self.operands.reserve(2 * nodes);
-        self.index.reserve(nodes, |&(h, _)| table_hash(h));
+        let (ns, ops) = (&self.nodes, &self.operands);
+        self.index
+            .reserve(nodes, |&(h, id)| filing_hash(h, stored_anchor(ns, ops, id)));
     }
 
     /// The number of nodes.
@@ -222,7 +225,12 @@ impl Pool {
     /// canonical first: this only hash-conses.
     pub(crate) fn intern(&mut self, node: Node<'_>) -> ExprId {
         let meta = self.compute_meta(&node);
-        if let Some(id) = self.lookup(&node, meta.hash) {
+        let low = meta.hash as u32;
+        let filed = filing_hash(low, anchor(&self.nodes, node.children()));
+        if let Some(&(_, id)) = self
+            .index
+            .find(filed, |&(h, id)| h == low && self.node(id) == node)
+        {
             return id;
         }
         let id = ExprId(self.nodes.len() as u32);
@@ -269,19 +277,11 @@ impl Pool {
         };
         self.nodes.push(stored);
         self.meta.push(meta);
-        let low = meta.hash as u32;
-        self.index
-            .insert_unique(table_hash(low), (low, id), |&(h, _)| table_hash(h));
+        let (ns, ops) = (&self.nodes, &self.operands);
+        self.index.insert_unique(filed, (low, id), |&(h, id)| {
+            filing_hash(h, stored_anchor(ns, ops, id))
+        });
         id
-    }
-
-    fn lookup(&self, node: &Node<'_>, hash: u64) -> Option<ExprId> {
-        let low = hash as u32;
-        self.index
-            .find(table_hash(low), |&(h, id)| {
-                h == low && self.node(id) == *node
-            })
-            .map(|&(_, id)| id)
     }
 
     fn compute_meta(&self, node: &Node<'_>) -> Meta {
@@ -348,11 +348,30 @@ fn tag(node: &Node<'_>) -> u64 {
     }
 }
 
-/// The hash the hash-consing table files a node under: its structural hash's low half,
-/// spread over 64 bits (the table takes its buckets from the low bits and its tags from
-/// the high ones).
-fn table_hash(low: u32) -> u64 {
-    u64::from(low).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+/// The child a node is filed near in the hash-consing table (see `engine::filing`): its
+/// newest child that is not a number.
+fn filing_hash(low: u32, anchor: Option<ExprId>) -> u64 {
+    filing::hash(low, anchor.map(|a| a.0))
+}
+
+fn anchor(nodes: &[Stored], kids: &[ExprId]) -> Option<ExprId> {
+    kids.iter()
+        .copied()
+        .filter(|c| !matches!(nodes[c.index()].kind, Kind::Num | Kind::Const(_)))
+        .max()
+}
+
+fn stored_anchor(nodes: &[Stored], operands: &[ExprId], id: ExprId) -> Option<ExprId> {
+    let stored = &nodes[id.index()];
+    let [a, b] = stored.ab;
+    let kids = match stored.kind {
+        Kind::Num | Kind::Const(_) | Kind::Sym => return None,
+        Kind::Pow => &stored.ab[..],
+        Kind::Add | Kind::Mul | Kind::Call(_) => operands
+            .get(a.index()..a.index() + b.index())
+            .unwrap_or(&[]),
+    };
+    anchor(nodes, kids)
 }
 
 fn mix(h: u64, x: u64) -> u64 {
