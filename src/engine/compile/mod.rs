@@ -1,8 +1,9 @@
 //! Compilation: DAG roots into a straight-line [`Tape`].
 //!
 //! Four passes, all loops:
-//! 1. **lower** every node reachable from the roots, in id (topological) order, to
-//!    instructions on virtual registers. Structurally equal nodes are one node already;
+//! 1. **lower** every node the roots need, in id (topological) order, to instructions on
+//!    virtual registers (a node that only a recognised shape uses, such as the
+//!    `1 + exp(u)` of a sigmoid or the `-c*x` of a difference, is not lowered at all). Structurally equal nodes are one node already;
 //!    the instructions that lowering invents (partial sums and products, `x*x` for `x^2`)
 //!    are hash-consed too, so common subexpressions are computed once. Sums become chains
 //!    of `+`/`-`, products chains of `*` with one `/` for the denominator. Long operand
@@ -14,8 +15,7 @@
 //!    each depends on;
 //! 2. **schedule** (`schedule.rs`): order the values by the last input they depend on, so
 //!    that what a term of a function needs is computed, used and dropped together, and
-//!    keep only what the outputs need (recognised shapes leave their unrecognised
-//!    spelling dead);
+//!    keep only what the outputs need;
 //! 3. **fuse**: a multiplication used once, by an addition or subtraction, joins it in
 //!    one three-operand instruction (`a + b*c`, rounded as the two instructions were);
 //! 4. **allocate slots**: inputs and constants get fixed slots; every other value
@@ -74,7 +74,7 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
         let v = l.push(Def::Input(k as u32));
         l.values[input.index()] = v;
     }
-    for id in pool.reachable(roots) {
+    for id in demanded(pool, roots) {
         if l.values[id.index()] != UNLOWERED {
             continue;
         }
@@ -173,9 +173,13 @@ impl Lowering<'_> {
 
     /// The register of an already lowered node (children are lowered first).
     fn value(&self, id: ExprId) -> VReg {
-        // Children are lowered before parents; the fallback only keeps a bug from panicking.
+        // What a node asks for is lowered before it (see `demanded`); the fallback only
+        // keeps a bug from panicking in release builds.
         match self.values[id.index()] {
-            UNLOWERED => VReg(0),
+            UNLOWERED => {
+                debug_assert!(false, "{id:?} asked for but not demanded");
+                VReg(0)
+            }
             v => v,
         }
     }
@@ -191,18 +195,18 @@ impl Lowering<'_> {
                 Some(c) => self.product(c, &factors[1..]),
                 None => self.product(1.0, factors),
             },
-            Node::Pow([b, e]) => {
-                let bv = self.value(b);
-                match pool.node(e).as_num() {
-                    // `1/(1 + exp(u))` is a sigmoid: the product lowering knows.
-                    Some(p) if p < 0.0 => self.product(1.0, &[id]),
-                    Some(p) => self.numeric_power(bv, p),
-                    None => {
-                        let ev = self.value(e);
-                        self.emit(Op::Powf, bv, ev)
-                    }
+            Node::Pow([b, e]) => match pool.node(e).as_num() {
+                // `1/(1 + exp(u))` is a sigmoid: the product lowering knows.
+                Some(p) if p < 0.0 => self.product(1.0, &[id]),
+                Some(p) => {
+                    let bv = self.value(b);
+                    self.numeric_power(bv, p)
                 }
-            }
+                None => {
+                    let (bv, ev) = (self.value(b), self.value(e));
+                    self.emit(Op::Powf, bv, ev)
+                }
+            },
             Node::Call(Func::Ln, args) => match one_plus_exp(pool, args[0]) {
                 Some(u) => {
                     let u = self.value(u);
@@ -253,13 +257,9 @@ impl Lowering<'_> {
         let mut plus = Regs::with_capacity(terms.len());
         let mut minus = Regs::new();
         for &t in terms {
-            match self.pool.node(t) {
-                Node::Num(_) => plus.push(self.value(t)),
-                Node::Mul(fs) => match self.pool.node(fs[0]).as_num() {
-                    Some(c) if c < 0.0 => minus.push(self.product(-c, &fs[1..])),
-                    _ => plus.push(self.value(t)),
-                },
-                _ => plus.push(self.value(t)),
+            match term(self.pool, t) {
+                Term::Minus(c, factors) => minus.push(self.product(c, factors)),
+                Term::Plus(t) => plus.push(self.value(t)),
             }
         }
         let pos = if plus.is_empty() {
@@ -280,52 +280,30 @@ impl Lowering<'_> {
     /// `coeff * factors...`, with negative powers gathered into one denominator and the
     /// sigmoid shapes recognised.
     fn product(&mut self, coeff: f64, factors: &[ExprId]) -> VReg {
-        let pool = self.pool;
         let mut numer = Regs::with_capacity(factors.len() + 1);
         let mut denom = Regs::new();
-        // Most products have no sigmoid shape: look for its denominator before pairing.
-        let sigmoids = factors
-            .iter()
-            .any(|&f| sigmoid_denominator(pool, f).is_some());
-        let mut used: SmallVec<[bool; 8]> =
-            SmallVec::from_elem(false, if sigmoids { factors.len() } else { 0 });
-        for i in (0..factors.len()).filter(|_| sigmoids) {
-            let Some((u, k)) = sigmoid_denominator(pool, factors[i]) else {
-                continue;
-            };
-            used[i] = true;
-            let mut m = 0.0;
-            if let Some(j) = (0..factors.len())
-                .find(|&j| !used[j] && exp_power(pool, factors[j]).is_some_and(|(v, _)| v == u))
-            {
-                used[j] = true;
-                m = exp_power(pool, factors[j]).map_or(0.0, |(_, m)| m);
-            }
-            let uv = self.value(u);
-            if m > 0.0 {
-                let s = self.logistic(Op::SigmoidE, uv);
-                numer.push(self.numeric_power(s, m.min(k)));
-            }
-            if m > k {
-                let e = self.unary(Op::Exp, uv);
-                numer.push(self.numeric_power(e, m - k));
-            }
-            if k > m {
-                let s = self.logistic(Op::SigmoidNegE, uv);
-                numer.push(self.numeric_power(s, k - m));
-            }
-        }
-        for (i, &f) in factors.iter().enumerate() {
-            if sigmoids && used[i] {
-                continue;
-            }
-            match pool.node(f) {
-                Node::Pow([b, e]) if pool.node(e).as_num().is_some_and(|p| p < 0.0) => {
-                    let p = -pool.node(e).as_num().unwrap_or(-1.0);
+        for part in factor_parts(self.pool, factors) {
+            match part {
+                Part::Factor(f) => numer.push(self.value(f)),
+                Part::Denominator(b, p) => {
                     let bv = self.value(b);
                     denom.push(self.numeric_power(bv, p));
                 }
-                _ => numer.push(self.value(f)),
+                Part::Logistic { u, m, k } => {
+                    let uv = self.value(u);
+                    if m > 0.0 {
+                        let s = self.logistic(Op::SigmoidE, uv);
+                        numer.push(self.numeric_power(s, m.min(k)));
+                    }
+                    if m > k {
+                        let e = self.unary(Op::Exp, uv);
+                        numer.push(self.numeric_power(e, m - k));
+                    }
+                    if k > m {
+                        let s = self.logistic(Op::SigmoidNegE, uv);
+                        numer.push(self.numeric_power(s, k - m));
+                    }
+                }
             }
         }
         let negate = coeff < 0.0;
@@ -391,6 +369,140 @@ impl Lowering<'_> {
         let first = it.next().unwrap_or(VReg(0));
         it.fold(first, |a, x| self.emit(op, a, x))
     }
+}
+
+/// The nodes whose values compiling `roots` needs, in ascending (topological) order:
+/// the roots and, below each, exactly what its lowering asks for. A recognised shape asks
+/// for its parts, not for its spelling (`ln(1 + exp(u))` for `u` alone), and a term
+/// `-c*x*y` of a sum for `x` and `y` (the sum subtracts `c*x*y`): the nodes only such
+/// shapes use are never lowered. One loop over the ids downward: no recursion.
+fn demanded(pool: &Pool, roots: &[ExprId]) -> Vec<ExprId> {
+    let Some(top) = roots.iter().max() else {
+        return Vec::new();
+    };
+    let mut mark = vec![false; top.index() + 1];
+    for r in roots {
+        mark[r.index()] = true;
+    }
+    for i in (0..mark.len()).rev() {
+        if mark[i] {
+            asks_for(pool, ExprId::from_index(i), |c| mark[c.index()] = true);
+        }
+    }
+    (0..mark.len())
+        .filter(|&i| mark[i])
+        .map(ExprId::from_index)
+        .collect()
+}
+
+/// Calls `visit` with each node whose value `Lowering::lower(id)` asks for.
+fn asks_for(pool: &Pool, id: ExprId, mut visit: impl FnMut(ExprId)) {
+    let product = |factors: &[ExprId], visit: &mut dyn FnMut(ExprId)| {
+        for part in factor_parts(pool, factors) {
+            match part {
+                Part::Factor(f) => visit(f),
+                Part::Denominator(b, _) => visit(b),
+                Part::Logistic { u, .. } => visit(u),
+            }
+        }
+    };
+    match pool.node(id) {
+        Node::Num(_) | Node::Const(_) | Node::Sym(_) => {}
+        Node::Add(terms) => {
+            for &t in terms {
+                match term(pool, t) {
+                    Term::Minus(_, factors) => product(factors, &mut visit),
+                    Term::Plus(t) => visit(t),
+                }
+            }
+        }
+        Node::Mul(factors) => match pool.node(factors[0]).as_num() {
+            Some(_) => product(&factors[1..], &mut visit),
+            None => product(factors, &mut visit),
+        },
+        Node::Pow([b, e]) => match pool.node(e).as_num() {
+            Some(p) if p < 0.0 => product(&[id], &mut visit),
+            Some(_) => visit(b),
+            None => {
+                visit(b);
+                visit(e);
+            }
+        },
+        Node::Call(Func::Ln, args) => visit(one_plus_exp(pool, args[0]).unwrap_or(args[0])),
+        Node::Call(_, args) => {
+            for &a in args.iter().take(2) {
+                visit(a);
+            }
+        }
+    }
+}
+
+/// A term of a sum as the sum lowering takes it.
+enum Term<'a> {
+    /// `-c * factors` with `c > 0`: subtracted.
+    Minus(f64, &'a [ExprId]),
+    /// Added.
+    Plus(ExprId),
+}
+
+fn term(pool: &Pool, t: ExprId) -> Term<'_> {
+    if let Node::Mul(fs) = pool.node(t) {
+        if let Some(c) = pool.node(fs[0]).as_num().filter(|&c| c < 0.0) {
+            return Term::Minus(-c, &fs[1..]);
+        }
+    }
+    Term::Plus(t)
+}
+
+/// A factor of a product as the product lowering takes it.
+#[derive(Clone, Copy)]
+enum Part {
+    /// Multiplied as it is.
+    Factor(ExprId),
+    /// `b^-p`: `b^p` in the denominator.
+    Denominator(ExprId, f64),
+    /// `exp(u)^m / (1 + exp(u))^k` (`m` may be 0): sigmoids of `u` and `-u`.
+    Logistic { u: ExprId, m: f64, k: f64 },
+}
+
+/// The parts of the product of `factors`: each sigmoid denominator `(1 + exp(u))^-k`
+/// paired with a power of `exp(u)` among the other factors if there is one, negative
+/// powers as denominators, the rest as they are.
+fn factor_parts(pool: &Pool, factors: &[ExprId]) -> SmallVec<[Part; 8]> {
+    // Most products have no sigmoid shape: look for its denominator before pairing.
+    let sigmoids = factors
+        .iter()
+        .any(|&f| sigmoid_denominator(pool, f).is_some());
+    let mut used: SmallVec<[bool; 8]> =
+        SmallVec::from_elem(false, if sigmoids { factors.len() } else { 0 });
+    let mut parts = SmallVec::new();
+    for i in (0..factors.len()).filter(|_| sigmoids) {
+        let Some((u, k)) = sigmoid_denominator(pool, factors[i]) else {
+            continue;
+        };
+        used[i] = true;
+        let mut m = 0.0;
+        if let Some(j) = (0..factors.len())
+            .find(|&j| !used[j] && exp_power(pool, factors[j]).is_some_and(|(v, _)| v == u))
+        {
+            used[j] = true;
+            m = exp_power(pool, factors[j]).map_or(0.0, |(_, m)| m);
+        }
+        parts.push(Part::Logistic { u, m, k });
+    }
+    for (i, &f) in factors.iter().enumerate() {
+        if sigmoids && used[i] {
+            continue;
+        }
+        parts.push(match pool.node(f) {
+            Node::Pow([b, e]) => match pool.node(e).as_num() {
+                Some(p) if p < 0.0 => Part::Denominator(b, -p),
+                _ => Part::Factor(f),
+            },
+            _ => Part::Factor(f),
+        });
+    }
+    parts
 }
 
 /// Where the instruction table files `(op, a, b)`.
