@@ -30,9 +30,9 @@ pub enum Op {
     Powf,
     /// `exp(-|a|)`: the one exponential that softplus and sigmoid of `a` share.
     ExpNegAbs,
-    /// `softplus(a)` given `b = exp(-|a|)`: `max(a, 0) + ln_1p(b)`.
+    /// `softplus(a)` given `b = exp(-|a|)`: `max(a, 0) + ln(1 + b)` (see `func::ln_1p_unit`).
     SoftplusE,
-    /// `softplus(-a)` given `b = exp(-|a|)`: `max(-a, 0) + ln_1p(b)`.
+    /// `softplus(-a)` given `b = exp(-|a|)`: `max(-a, 0) + ln(1 + b)`.
     SoftplusNegE,
     /// `sigmoid(a)` given `b = exp(-|a|)`.
     SigmoidE,
@@ -102,6 +102,9 @@ pub enum Op {
     MulSub,
     /// `b * c - a`, likewise.
     MulRsub,
+    /// `(a * b) * c`: a product absorbed by the product that was its only use, rounded
+    /// twice like the two instructions it replaces.
+    Mul3,
 }
 
 impl Op {
@@ -155,7 +158,7 @@ impl Op {
 
     /// Whether the operation reads a third operand `c`.
     pub fn is_ternary(self) -> bool {
-        matches!(self, Op::MulAdd | Op::MulSub | Op::MulRsub)
+        matches!(self, Op::MulAdd | Op::MulSub | Op::MulRsub | Op::Mul3)
     }
 
     /// Whether `a op b = b op a`, so hash-consing may order the operands.
@@ -203,6 +206,10 @@ pub struct Tape {
     pub(crate) outputs: usize,
     /// Every output once, in `at` order.
     pub(crate) emits: Vec<Emit>,
+    /// Every slot an instruction names is below `slots`: checked once by [`Tape::new`],
+    /// the only constructor (nothing changes a tape's fields after), so one-point
+    /// evaluation may skip the bounds checks. Always true of what `compile` makes.
+    pub(crate) in_bounds: bool,
 }
 
 impl Tape {
@@ -232,6 +239,11 @@ impl Tape {
                 && (e.output as usize) < outputs
                 && e.at as usize <= instrs.len()
         }));
+        let in_bounds = instrs.iter().all(|i| {
+            [i.dst, i.a, i.b, i.c]
+                .iter()
+                .all(|&slot| (slot as usize) < slots)
+        });
         Tape {
             instrs,
             slots,
@@ -239,6 +251,7 @@ impl Tape {
             inputs,
             outputs,
             emits,
+            in_bounds,
         }
     }
 

@@ -16,8 +16,9 @@
 //! 2. **schedule** (`schedule.rs`): order the values by the last input they depend on, so
 //!    that what a term of a function needs is computed, used and dropped together, and
 //!    keep only what the outputs need;
-//! 3. **fuse**: a multiplication used once, by an addition or subtraction, joins it in
-//!    one three-operand instruction (`a + b*c`, rounded as the two instructions were);
+//! 3. **fuse**: a multiplication used once, by an addition, a subtraction or another
+//!    multiplication, joins it in one three-operand instruction (`a + b*c`, `a*b*c`,
+//!    rounded as the two instructions were);
 //! 4. **allocate slots**: inputs and constants get fixed slots; every other value
 //!    takes a free slot and gives it back after its last use. An output is read out
 //!    before its slot is written again, so a gradient's outputs do not hold slots.

@@ -70,9 +70,10 @@ fn schedule(defs: &[Def], key: &[u32], n_inputs: usize, outputs: &[VReg]) -> Vec
 }
 
 /// Pass 3: fusion. A multiplication whose only use is an addition or a subtraction is
-/// absorbed into it (`MulAdd`, `MulSub`, `MulRsub`): one instruction to dispatch instead
-/// of two, with the same two roundings. Returns the program in order: for each
-/// instruction, its definition, operation and three operands (definitions too).
+/// absorbed into it (`MulAdd`, `MulSub`, `MulRsub`), and one whose only use is another
+/// multiplication into that (`Mul3`): one instruction to dispatch instead of two, with
+/// the same two roundings. Returns the program in order: for each instruction, its
+/// definition, operation and three operands (definitions too).
 fn fuse(defs: &[Def], order: &[u32], outputs: &[VReg]) -> Vec<(u32, Op, [u32; 3])> {
     let mut uses = vec![0u32; defs.len()];
     for &i in order {
@@ -84,15 +85,21 @@ fn fuse(defs: &[Def], order: &[u32], outputs: &[VReg]) -> Vec<(u32, Op, [u32; 3]
     for o in outputs {
         uses[o.0 as usize] = u32::MAX; // an output is kept as it is
     }
-    let product = |r: VReg| match defs[r.0 as usize] {
-        Def::Instr(Op::Mul, x, y) if uses[r.0 as usize] == 1 => Some((r, x.0, y.0)),
-        _ => None,
-    };
+    // Set for a multiplication that absorbed another: it is no longer a plain product to
+    // absorb (its operands are not what its definition says). `order` is topological, so
+    // an operand is settled before its users.
+    let mut grown = vec![false; defs.len()];
     let mut absorbed = vec![false; defs.len()];
     let mut prog = Vec::with_capacity(order.len());
     for &i in order {
         let Def::Instr(op, a, b) = defs[i as usize] else {
             continue;
+        };
+        let product = |r: VReg| match defs[r.0 as usize] {
+            Def::Instr(Op::Mul, x, y) if uses[r.0 as usize] == 1 && !grown[r.0 as usize] => {
+                Some((r, x.0, y.0))
+            }
+            _ => None,
         };
         let fused = match op {
             Op::Add => product(b)
@@ -101,11 +108,16 @@ fn fuse(defs: &[Def], order: &[u32], outputs: &[VReg]) -> Vec<(u32, Op, [u32; 3]
             Op::Sub => product(b)
                 .map(|(m, x, y)| (m, Op::MulSub, [a.0, x, y]))
                 .or_else(|| product(a).map(|(m, x, y)| (m, Op::MulRsub, [b.0, x, y]))),
+            // `a * (x*y)` is `(x*y) * a` bitwise: multiplication commutes exactly.
+            Op::Mul => product(b)
+                .map(|(m, x, y)| (m, Op::Mul3, [x, y, a.0]))
+                .or_else(|| product(a).map(|(m, x, y)| (m, Op::Mul3, [x, y, b.0]))),
             _ => None,
         };
         match fused {
             Some((m, op, operands)) => {
                 absorbed[m.0 as usize] = true;
+                grown[i as usize] = true;
                 prog.push((i, op, operands));
             }
             None => prog.push((i, op, [a.0, b.0, a.0])),
