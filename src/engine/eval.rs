@@ -197,25 +197,45 @@ impl Tape {
         let mut start = 0;
         while start < n {
             let width = W.min(n - start);
-            for (k, lane) in lanes.iter_mut().take(n_in).enumerate() {
-                for (l, x) in lane.iter_mut().take(width).enumerate() {
-                    *x = points[(start + l) * n_in + k];
-                }
-            }
-            let mut done = 0;
+            let rows = &points[start * n_in..(start + width) * n_in];
+            let mut at = Cursor::default();
             for e in &self.emits {
-                let at = e.at as usize;
-                if at > done {
-                    self.run_lanes_best(&mut lanes, done..at);
-                    done = at;
+                self.run_to(&mut lanes, rows, e.at as usize, &mut at);
+                if (e.slot as usize) < n_in {
+                    // An input that is also an output (the compiler reads those out at the
+                    // end, after every feed, but nothing here depends on it).
+                    at.fed = feed(&mut lanes, rows, n_in, at.fed, n_in);
                 }
                 let lane = &lanes[e.slot as usize];
                 for (l, &x) in lane.iter().take(width).enumerate() {
                     out[(start + l) * n_out + e.output as usize] = x;
                 }
             }
-            self.run_lanes_best(&mut lanes, done..self.instrs.len());
+            self.run_to(&mut lanes, rows, self.instrs.len(), &mut at);
             start += width;
+        }
+    }
+
+    /// Runs the instructions from `at.done` to `to` over the lanes, feeding the inputs of
+    /// `rows` on the way as `Tape::feeds` says.
+    fn run_to<const W: usize>(
+        &self,
+        lanes: &mut [[f64; W]],
+        rows: &[f64],
+        to: usize,
+        at: &mut Cursor,
+    ) {
+        while at.done < to {
+            while let Some(f) = self.feeds.get(at.feed).filter(|f| f.at as usize <= at.done) {
+                at.fed = feed(lanes, rows, self.inputs, at.fed, f.upto as usize);
+                at.feed += 1;
+            }
+            let stop = self
+                .feeds
+                .get(at.feed)
+                .map_or(to, |f| to.min(f.at as usize));
+            self.run_lanes_best(lanes, at.done..stop);
+            at.done = stop;
         }
     }
 
@@ -234,6 +254,34 @@ impl Tape {
         }
         run_lanes(s, instrs);
     }
+}
+
+/// Where a batch's chunk of points stands: instructions `0..done` have run, inputs
+/// `0..fed` are in their lanes, `feeds[feed..]` are still to come.
+#[derive(Default)]
+struct Cursor {
+    done: usize,
+    fed: usize,
+    feed: usize,
+}
+
+/// Copies inputs `from..to` of each point of `rows` (`n_in` numbers each) into the lanes
+/// (lane `l` of slot `k` is input `k` of point `l`); returns the new `fed`.
+fn feed<const W: usize>(
+    lanes: &mut [[f64; W]],
+    rows: &[f64],
+    n_in: usize,
+    from: usize,
+    to: usize,
+) -> usize {
+    if to > from {
+        for (l, row) in rows.chunks_exact(n_in).enumerate() {
+            for (lane, &x) in lanes[from..to].iter_mut().zip(&row[from..to]) {
+                lane[l] = x;
+            }
+        }
+    }
+    to.max(from)
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -196,6 +196,51 @@ pub struct Emit {
     pub slot: u32,
 }
 
+/// Before the instruction `at`, the inputs below `upto` must be in their slots. A batch
+/// loads the inputs of its points in blocks as the program comes to need them, so that a
+/// program with thousands of inputs (a gradient in many variables, computed along its
+/// inputs, see `compile`) finds each input block in the cache when it reads it, rather
+/// than all of them copied in up front and evicted again before use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Feed {
+    pub at: u32,
+    pub upto: u32,
+}
+
+/// Inputs are fed to a batch in blocks of this many.
+const FEED_BLOCK: usize = 64;
+
+/// The feeds of `instrs` over `inputs` inputs (which are slots `0..inputs`): one at the
+/// first instruction that reads an input not yet fed, for the block it lies in and every
+/// block before. The last feed covers all inputs, so what the emits read is fed too.
+fn feeds(instrs: &[Instr], inputs: usize) -> Vec<Feed> {
+    let mut feeds = Vec::new();
+    let mut fed = 0;
+    for (at, i) in instrs.iter().enumerate() {
+        let need = [i.a, i.b, i.c]
+            .iter()
+            .map(|&s| s as usize + 1)
+            .filter(|&s| s <= inputs)
+            .max()
+            .unwrap_or(0);
+        if need > fed {
+            fed = need.next_multiple_of(FEED_BLOCK).min(inputs);
+            feeds.push(Feed {
+                at: at as u32,
+                upto: fed as u32,
+            });
+        }
+    }
+    if fed < inputs {
+        // Inputs no instruction reads, only emits (an input that is also an output).
+        feeds.push(Feed {
+            at: instrs.len() as u32,
+            upto: inputs as u32,
+        });
+    }
+    feeds
+}
+
 /// A compiled program: inputs in, outputs out.
 #[derive(Clone, Debug)]
 pub struct Tape {
@@ -206,6 +251,8 @@ pub struct Tape {
     pub(crate) outputs: usize,
     /// Every output once, in `at` order.
     pub(crate) emits: Vec<Emit>,
+    /// When the batch evaluator loads which inputs into their lanes (see [`Feed`]).
+    pub(crate) feeds: Vec<Feed>,
     /// Every slot an instruction names is below `slots`: checked once by [`Tape::new`],
     /// the only constructor (nothing changes a tape's fields after), so one-point
     /// evaluation may skip the bounds checks. Always true of what `compile` makes.
@@ -245,6 +292,7 @@ impl Tape {
                 .all(|&slot| (slot as usize) < slots)
         });
         Tape {
+            feeds: feeds(&instrs, inputs),
             instrs,
             slots,
             consts,
@@ -296,5 +344,6 @@ impl Tape {
             + self.instrs.len() * std::mem::size_of::<Instr>()
             + self.consts.len() * std::mem::size_of::<(u32, f64)>()
             + self.emits.len() * std::mem::size_of::<Emit>()
+            + self.feeds.len() * std::mem::size_of::<Feed>()
     }
 }

@@ -378,3 +378,37 @@ fn reading_outputs_out_early_changes_no_value() {
         );
     }
 }
+
+/// A batch feeds the inputs of a program with many of them in blocks, as its
+/// instructions come to need them: the values are those of one point at a time, also for
+/// outputs that are inputs (the partials at the ends of a chain), and for a last chunk of
+/// points narrower than the lanes.
+#[test]
+fn inputs_fed_in_blocks_give_the_values_of_one_point() {
+    let n = 300;
+    let src = (0..n - 1)
+        .map(|i| format!("x{i}*x{j} + cos(x{i} - x{j})^2", j = i + 1))
+        .collect::<Vec<_>>()
+        .join(" + ")
+        + " + x0*x299";
+    let names: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+    let vars: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut pool = Pool::new();
+    let root = expr(&mut pool, &src);
+    let ids = syms(&mut pool, &vars);
+    let mut roots = vec![root, ids[7]];
+    roots.extend(diff::gradient(&mut pool, root, &ids, usize::MAX).expect("no limit"));
+    let tape = compile(&pool, &roots, &ids).expect("inputs");
+    let points = 45;
+    let xs: Vec<f64> = (0..points * n).map(|k| (k as f64 * 0.61).sin()).collect();
+    let mut batch = vec![0.0; points * tape.outputs()];
+    tape.eval_batch(&xs, &mut batch).expect("lengths");
+    for (p, row) in batch.chunks_exact(tape.outputs()).enumerate() {
+        let one = tape.eval(&xs[p * n..(p + 1) * n]).expect("arity");
+        assert!(
+            one.iter().zip(row).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "point {p}"
+        );
+        assert_eq!(row[1], xs[p * n + 7], "an input as an output, point {p}");
+    }
+}
