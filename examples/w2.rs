@@ -4,7 +4,8 @@
 //!   compile and drop; under `valgrind --tool=callgrind` it gives the instruction counts
 //!   quoted in benches/README.md (repeatable, unlike times on a shared machine);
 //! - `cargo run --release --example w2 -- eval 1000` times batch evaluation per point
-//!   against the hand-written loop (at one point, and over the batch's points), best of 50.
+//!   against the hand-written loop (at one point, and over the batch's points), best of 50,
+//!   over 320 points (`PTS=32` for one chunk of lanes, as the benchmark runs it).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -67,7 +68,10 @@ fn eval(n: usize) {
     let (pool, roots, ids) = rosenbrock::with_gradient(&rosenbrock::source(n), &vars);
     let tape = compile(&pool, &roots, &ids).expect("inputs");
     let x: Vec<f64> = (0..n).map(|i| (i % 7) as f64 * 0.1 - 0.3).collect();
-    let pts = 320;
+    let pts: usize = std::env::var("PTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(320);
     let points: Vec<f64> = (0..pts).flat_map(|_| x.iter().copied()).collect();
     let mut outs = vec![0.0; pts * (n + 1)];
     let best = |f: &mut dyn FnMut()| {

@@ -20,6 +20,12 @@
 //! 1.5 times the time of a uniform hash, and no difference at 20,000. Entries without an
 //! anchor (leaves) are spread uniformly.
 
+/// Tables that hold fewer entries than this hash uniformly: they fit a core's caches
+/// anyway, and finding an entry's anchor costs reads that a small table does not repay
+/// (measured: W2 at n = 10 took half again as long with every table filed). A table
+/// switches when it grows past this, rehashing every entry.
+pub const FILE_FROM: usize = 1 << 15;
+
 /// How many consecutive ids share a window (a power of two).
 const BLOCK: u32 = 1 << 11;
 /// The buckets of a window (a power of two): eight per id of the block.
@@ -30,6 +36,8 @@ const WINDOW: u32 = 1 << 14;
 /// from the top seven: the tag comes from the entry's hash whatever the anchor.
 #[inline]
 pub fn hash(own: u32, anchor: Option<u32>) -> u64 {
+    // Uniform: a multiplicative hash spreads the bits (hashbrown reads the low and the
+    // high ones).
     match anchor {
         Some(a) => {
             // Past 2^29 ids the windows wrap around, as they do past the table's size.

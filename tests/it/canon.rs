@@ -2,7 +2,11 @@
 
 use nabla::engine::Pool;
 
-use crate::support::{canonical, expr};
+use nabla::engine::expr::Scope;
+use nabla::engine::parse::ParseOptions;
+use nabla::engine::{compile, read};
+
+use crate::support::{canonical, expr, syms};
 
 /// `a` and `b` are the same node of one pool, and have the same structural hash in two
 /// pools built in different orders.
@@ -151,20 +155,58 @@ fn canonical_text() {
     }
 }
 
-/// Hash-consing holds in large pools, where the table has grown many times and files
-/// nodes by their newest child: a node met again is found, whichever order its sum is
-/// spelled in, also when thousands of nodes share that child (products of one late `y`).
+/// Hash-consing holds in large pools, where the table has grown many times and, past
+/// `filing::FILE_FROM` entries, files nodes by their newest child: a node met again is
+/// found, whichever order its sum is spelled in, also when thousands of nodes share that
+/// child (products of one late `y`). The compiler's instruction table files the same way
+/// for such a pool: the compiled value is the sum computed directly.
 #[test]
 fn large_pools_find_every_node_again() {
-    let terms: Vec<String> = (0..1500)
+    let n = 9000;
+    let terms: Vec<String> = (0..n)
         .map(|i| format!("y*x{i} + sin(x{i} - x{}^2)", i + 1))
         .collect();
     let forward = terms.join(" + ");
     let backward = terms.iter().rev().cloned().collect::<Vec<_>>().join(" + ");
+    let opts = ParseOptions {
+        max_bytes: usize::MAX,
+        ..ParseOptions::default()
+    };
     let mut pool = Pool::new();
-    let a = expr(&mut pool, &forward);
+    let read_in =
+        |pool: &mut Pool, src: &str| read(pool, src, Scope::default(), &opts).expect("parses");
+    // Term by term first, so the table grows by doubling while it fills, switching to
+    // filing (and rehashing) on the way.
+    for t in &terms {
+        read_in(&mut pool, t);
+    }
     let size = pool.len();
-    assert_eq!(expr(&mut pool, &forward), a);
-    assert_eq!(pool.len(), size, "reading it again made new nodes");
-    assert_eq!(expr(&mut pool, &backward), a);
+    assert!(size > 1 << 15, "{size} nodes: too few to file by anchor");
+    let a = read_in(&mut pool, &forward);
+    assert_eq!(
+        pool.len(),
+        size + 1,
+        "the terms should be found, only the sum is new"
+    );
+    assert_eq!(read_in(&mut pool, &forward), a);
+    assert_eq!(read_in(&mut pool, &backward), a);
+    assert_eq!(pool.len(), size + 1, "reading it again made new nodes");
+
+    let names: Vec<String> = (0..=n)
+        .map(|i| format!("x{i}"))
+        .chain(["y".into()])
+        .collect();
+    let vars: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = syms(&mut pool, &vars);
+    let tape = compile(&pool, &[a], &ids).expect("inputs");
+    let x: Vec<f64> = (0..=n + 1).map(|i| (i as f64 * 0.37).cos()).collect();
+    let y = x[n + 1];
+    let want: f64 = (0..n)
+        .map(|i| y * x[i] + (x[i] - x[i + 1] * x[i + 1]).sin())
+        .sum();
+    let got = tape.eval(&x).expect("arity")[0];
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+        "{got} vs {want}"
+    );
 }

@@ -25,7 +25,7 @@
 
 use std::collections::hash_map::Entry;
 
-use hashbrown::hash_table::{self, HashTable};
+use hashbrown::HashTable;
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
@@ -67,6 +67,7 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
         defs: Vec::with_capacity(pool.len()),
         keys: Vec::with_capacity(pool.len()),
         cse: HashTable::with_capacity(pool.len()),
+        filed: pool.len() >= filing::FILE_FROM,
         consts: HashMap::default(),
         numbers: Vec::new(),
         values: vec![UNLOWERED; pool.len()],
@@ -100,8 +101,11 @@ struct Lowering<'p> {
     /// `schedule`).
     keys: Vec<u32>,
     /// Hash-consing of instructions: `(op, a, b)` and the register holding it, filed
-    /// near its newest operand that is not a constant (`engine::filing`).
+    /// near its newest operand that is not a constant when the table is large
+    /// (`engine::filing`).
     cse: HashTable<(Op, VReg, VReg, VReg)>,
+    /// Whether `cse` files by anchor: sized for the pool once, so decided once.
+    filed: bool,
     consts: HashMap<u64, VReg>,
     /// The value of each `Def::Const`.
     numbers: Vec<f64>,
@@ -121,27 +125,26 @@ impl Lowering<'_> {
         VReg((self.defs.len() - 1) as u32)
     }
 
+    #[inline]
     fn emit(&mut self, op: Op, a: VReg, b: VReg) -> VReg {
         let key = if op.is_commutative() && b < a {
             (op, b, a)
         } else {
             (op, a, b)
         };
-        // One probe: the register a new instruction would get goes in if the key is new.
-        let next = VReg(self.defs.len() as u32);
-        let defs = &self.defs;
-        let filed = instr_hash(defs, key);
-        match self.cse.entry(
-            filed,
-            |&(o, x, y, _)| (o, x, y) == key,
-            |&(o, x, y, _)| instr_hash(defs, (o, x, y)),
-        ) {
-            hash_table::Entry::Occupied(e) => e.get().3,
-            hash_table::Entry::Vacant(e) => {
-                e.insert((key.0, key.1, key.2, next));
-                self.push(Def::Instr(key.0, key.1, key.2))
-            }
+        // Most instructions lowering asks for exist already (the partials of a product
+        // share all but a few): a plain probe first, an insertion only for a new one.
+        let (defs, filed) = (&self.defs, self.filed);
+        let hash = instr_hash(filed, defs, key);
+        if let Some(&(.., v)) = self.cse.find(hash, |&(o, x, y, _)| (o, x, y) == key) {
+            return v;
         }
+        let next = VReg(self.defs.len() as u32);
+        self.cse
+            .insert_unique(hash, (key.0, key.1, key.2, next), |&(o, x, y, _)| {
+                instr_hash(filed, defs, (o, x, y))
+            });
+        self.push(Def::Instr(key.0, key.1, key.2))
     }
 
     fn unary(&mut self, op: Op, a: VReg) -> VReg {
@@ -283,30 +286,29 @@ impl Lowering<'_> {
     fn product(&mut self, coeff: f64, factors: &[ExprId]) -> VReg {
         let mut numer = Regs::with_capacity(factors.len() + 1);
         let mut denom = Regs::new();
-        for part in factor_parts(self.pool, factors) {
-            match part {
-                Part::Factor(f) => numer.push(self.value(f)),
-                Part::Denominator(b, p) => {
-                    let bv = self.value(b);
-                    denom.push(self.numeric_power(bv, p));
+        let pool = self.pool;
+        for_each_part(pool, factors, |part| match part {
+            Part::Factor(f) => numer.push(self.value(f)),
+            Part::Denominator(b, p) => {
+                let bv = self.value(b);
+                denom.push(self.numeric_power(bv, p));
+            }
+            Part::Logistic { u, m, k } => {
+                let uv = self.value(u);
+                if m > 0.0 {
+                    let s = self.logistic(Op::SigmoidE, uv);
+                    numer.push(self.numeric_power(s, m.min(k)));
                 }
-                Part::Logistic { u, m, k } => {
-                    let uv = self.value(u);
-                    if m > 0.0 {
-                        let s = self.logistic(Op::SigmoidE, uv);
-                        numer.push(self.numeric_power(s, m.min(k)));
-                    }
-                    if m > k {
-                        let e = self.unary(Op::Exp, uv);
-                        numer.push(self.numeric_power(e, m - k));
-                    }
-                    if k > m {
-                        let s = self.logistic(Op::SigmoidNegE, uv);
-                        numer.push(self.numeric_power(s, k - m));
-                    }
+                if m > k {
+                    let e = self.unary(Op::Exp, uv);
+                    numer.push(self.numeric_power(e, m - k));
+                }
+                if k > m {
+                    let s = self.logistic(Op::SigmoidNegE, uv);
+                    numer.push(self.numeric_power(s, k - m));
                 }
             }
-        }
+        });
         let negate = coeff < 0.0;
         let mag = coeff.abs();
         if mag != 1.0 || (numer.is_empty() && denom.is_empty()) {
@@ -399,13 +401,11 @@ fn demanded(pool: &Pool, roots: &[ExprId]) -> Vec<ExprId> {
 /// Calls `visit` with each node whose value `Lowering::lower(id)` asks for.
 fn asks_for(pool: &Pool, id: ExprId, mut visit: impl FnMut(ExprId)) {
     let product = |factors: &[ExprId], visit: &mut dyn FnMut(ExprId)| {
-        for part in factor_parts(pool, factors) {
-            match part {
-                Part::Factor(f) => visit(f),
-                Part::Denominator(b, _) => visit(b),
-                Part::Logistic { u, .. } => visit(u),
-            }
-        }
+        for_each_part(pool, factors, |part| match part {
+            Part::Factor(f) => visit(f),
+            Part::Denominator(b, _) => visit(b),
+            Part::Logistic { u, .. } => visit(u),
+        });
     };
     match pool.node(id) {
         Node::Num(_) | Node::Const(_) | Node::Sym(_) => {}
@@ -466,17 +466,16 @@ enum Part {
     Logistic { u: ExprId, m: f64, k: f64 },
 }
 
-/// The parts of the product of `factors`: each sigmoid denominator `(1 + exp(u))^-k`
-/// paired with a power of `exp(u)` among the other factors if there is one, negative
-/// powers as denominators, the rest as they are.
-fn factor_parts(pool: &Pool, factors: &[ExprId]) -> SmallVec<[Part; 8]> {
+/// Calls `visit` with the parts of the product of `factors`, in order: each sigmoid
+/// denominator `(1 + exp(u))^-k` paired with a power of `exp(u)` among the other factors
+/// if there is one, then negative powers as denominators and the rest as they are.
+fn for_each_part(pool: &Pool, factors: &[ExprId], mut visit: impl FnMut(Part)) {
     // Most products have no sigmoid shape: look for its denominator before pairing.
     let sigmoids = factors
         .iter()
         .any(|&f| sigmoid_denominator(pool, f).is_some());
     let mut used: SmallVec<[bool; 8]> =
         SmallVec::from_elem(false, if sigmoids { factors.len() } else { 0 });
-    let mut parts = SmallVec::new();
     for i in (0..factors.len()).filter(|_| sigmoids) {
         let Some((u, k)) = sigmoid_denominator(pool, factors[i]) else {
             continue;
@@ -489,13 +488,13 @@ fn factor_parts(pool: &Pool, factors: &[ExprId]) -> SmallVec<[Part; 8]> {
             used[j] = true;
             m = exp_power(pool, factors[j]).map_or(0.0, |(_, m)| m);
         }
-        parts.push(Part::Logistic { u, m, k });
+        visit(Part::Logistic { u, m, k });
     }
     for (i, &f) in factors.iter().enumerate() {
         if sigmoids && used[i] {
             continue;
         }
-        parts.push(match pool.node(f) {
+        visit(match pool.node(f) {
             Node::Pow([b, e]) => match pool.node(e).as_num() {
                 Some(p) if p < 0.0 => Part::Denominator(b, -p),
                 _ => Part::Factor(f),
@@ -503,17 +502,22 @@ fn factor_parts(pool: &Pool, factors: &[ExprId]) -> SmallVec<[Part; 8]> {
             _ => Part::Factor(f),
         });
     }
-    parts
 }
 
-/// Where the instruction table files `(op, a, b)`.
-fn instr_hash(defs: &[Def], (op, a, b): (Op, VReg, VReg)) -> u64 {
+/// Where the instruction table files `(op, a, b)`: uniformly, or (`filed`) near its
+/// newest operand that is not a constant.
+#[inline]
+fn instr_hash(filed: bool, defs: &[Def], (op, a, b): (Op, VReg, VReg)) -> u64 {
     let own =
         ((u64::from(a.0) << 32 | u64::from(b.0)) ^ op as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let anchor = [a, b]
-        .into_iter()
-        .filter(|r| !matches!(defs[r.0 as usize], Def::Const(_)))
-        .max();
+    let anchor = filed
+        .then(|| {
+            [a, b]
+                .into_iter()
+                .filter(|r| !matches!(defs[r.0 as usize], Def::Const(_)))
+                .max()
+        })
+        .flatten();
     filing::hash((own >> 32) as u32, anchor.map(|r| r.0))
 }
 

@@ -54,8 +54,10 @@ pub struct Pool {
     meta: Vec<Meta>,
     /// Hash-consing: the ids of the nodes with the low half of their structural hash, so
     /// a node is stored once (in `nodes`) and a probe compares a node only when the
-    /// halves agree. Filed near their newest child (`engine::filing`).
+    /// halves agree. Filed near their newest child once it is large (`engine::filing`).
     index: HashTable<(u32, ExprId)>,
+    /// Whether `index` files by anchor (it has grown past `filing::FILE_FROM`).
+    filed: bool,
     symbols: Vec<Box<str>>,
     symbol_index: HashMap<Box<str>, SymbolId>,
     /// The node of each symbol, by symbol id.
@@ -81,9 +83,20 @@ impl Pool {
         self.nodes.reserve(nodes);
         self.meta.reserve(nodes);
         self.operands.reserve(2 * nodes);
-        let (ns, ops) = (&self.nodes, &self.operands);
-        self.index
-            .reserve(nodes, |&(h, id)| filing_hash(h, stored_anchor(ns, ops, id)));
+        self.reserve_index(nodes);
+    }
+
+    /// Makes room in the hash-consing table for `more` entries; a table growing past
+    /// `filing::FILE_FROM` switches to filing by anchor (growing rehashes every entry).
+    fn reserve_index(&mut self, more: usize) {
+        let grows = self.index.len() + more > self.index.capacity();
+        if grows && self.index.len() + more >= filing::FILE_FROM {
+            self.filed = true;
+        }
+        let (ns, ops, filed) = (&self.nodes, &self.operands, self.filed);
+        self.index.reserve(more, |&(h, id)| {
+            table_hash(filed, h, || stored_anchor(ns, ops, id))
+        });
     }
 
     /// The number of nodes.
@@ -226,13 +239,16 @@ impl Pool {
     pub(crate) fn intern(&mut self, node: Node<'_>) -> ExprId {
         let meta = self.compute_meta(&node);
         let low = meta.hash as u32;
-        let filed = filing_hash(low, anchor(&self.nodes, node.children()));
+        let nodes = &self.nodes;
+        let at = |filed| table_hash(filed, low, || anchor(nodes, node.children()));
         if let Some(&(_, id)) = self
             .index
-            .find(filed, |&(h, id)| h == low && self.node(id) == node)
+            .find(at(self.filed), |&(h, id)| h == low && self.node(id) == node)
         {
             return id;
         }
+        // Growing may switch the table to filing: the hash to insert under is taken after.
+        self.reserve_index(1);
         let id = ExprId(self.nodes.len() as u32);
         debug_assert!(
             node.children().iter().all(|c| *c < id),
@@ -277,9 +293,10 @@ impl Pool {
         };
         self.nodes.push(stored);
         self.meta.push(meta);
-        let (ns, ops) = (&self.nodes, &self.operands);
-        self.index.insert_unique(filed, (low, id), |&(h, id)| {
-            filing_hash(h, stored_anchor(ns, ops, id))
+        let (ns, ops, filed) = (&self.nodes, &self.operands, self.filed);
+        let hash = table_hash(filed, low, || stored_anchor(ns, ops, id));
+        self.index.insert_unique(hash, (low, id), |&(h, id)| {
+            table_hash(filed, h, || stored_anchor(ns, ops, id))
         });
         id
     }
@@ -348,10 +365,12 @@ fn tag(node: &Node<'_>) -> u64 {
     }
 }
 
-/// The child a node is filed near in the hash-consing table (see `engine::filing`): its
+/// Where the hash-consing table files a node with the low half `low` of its structural
+/// hash: uniformly while the table is small, else near its anchor (`engine::filing`), the
 /// newest child that is not a number.
-fn filing_hash(low: u32, anchor: Option<ExprId>) -> u64 {
-    filing::hash(low, anchor.map(|a| a.0))
+#[inline]
+fn table_hash(filed: bool, low: u32, anchor: impl FnOnce() -> Option<ExprId>) -> u64 {
+    filing::hash(low, if filed { anchor().map(|a| a.0) } else { None })
 }
 
 fn anchor(nodes: &[Stored], kids: &[ExprId]) -> Option<ExprId> {
