@@ -15,6 +15,15 @@ use super::tape::{Instr, Op, Tape};
 /// The number of points a batch evaluates together.
 pub const LANES: usize = 32;
 
+/// The most lane memory a thread keeps between batches (a program of 16,384 slots).
+const KEEP_LANES_BYTES: usize = 4 << 20;
+
+thread_local! {
+    /// The lanes of this thread's last batch of `LANES` points.
+    static LANES_SCRATCH: std::cell::RefCell<Vec<[f64; LANES]>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The caller's buffers do not fit the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("expected {expected} numbers, got {got}")]
@@ -181,16 +190,32 @@ impl Tape {
         // call's scratch memory (slots x lanes) under 32 MiB.
         let per_lane = self.slots * std::mem::size_of::<f64>();
         match (32 << 20) / per_lane.max(1) {
-            w if w >= LANES => self.batch::<LANES>(points, out, n),
-            w if w >= 8 => self.batch::<8>(points, out, n),
-            _ => self.batch::<2>(points, out, n),
+            w if w >= LANES => LANES_SCRATCH.with_borrow_mut(|lanes| {
+                // Kept between calls (up to `KEEP_LANES_BYTES`): allocating and clearing
+                // megabytes of lanes per call cost a large program's small batches more
+                // than its instructions. Stale values are never read: every slot is an
+                // input fed, a constant set below, or written before it is read.
+                lanes.resize(self.slots, [0.0; LANES]);
+                self.batch::<LANES>(lanes, points, out, n);
+                if lanes.capacity() * std::mem::size_of::<[f64; LANES]>() > KEEP_LANES_BYTES {
+                    *lanes = Vec::new();
+                }
+            }),
+            w if w >= 8 => self.batch::<8>(&mut vec![[0.0; 8]; self.slots], points, out, n),
+            _ => self.batch::<2>(&mut vec![[0.0; 2]; self.slots], points, out, n),
         }
         Ok(())
     }
 
-    fn batch<const W: usize>(&self, points: &[f64], out: &mut [f64], n: usize) {
+    fn batch<const W: usize>(
+        &self,
+        lanes: &mut [[f64; W]],
+        points: &[f64],
+        out: &mut [f64],
+        n: usize,
+    ) {
         let (n_in, n_out) = (self.inputs, self.outputs);
-        let mut lanes: Vec<[f64; W]> = vec![[0.0; W]; self.slots];
+        let lanes = &mut lanes[..self.slots];
         for &(slot, v) in &self.consts {
             lanes[slot as usize] = [v; W];
         }
@@ -200,18 +225,18 @@ impl Tape {
             let rows = &points[start * n_in..(start + width) * n_in];
             let mut at = Cursor::default();
             for e in &self.emits {
-                self.run_to(&mut lanes, rows, e.at as usize, &mut at);
+                self.run_to(lanes, rows, e.at as usize, &mut at);
                 if (e.slot as usize) < n_in {
                     // An input that is also an output (the compiler reads those out at the
                     // end, after every feed, but nothing here depends on it).
-                    at.fed = feed(&mut lanes, rows, n_in, at.fed, n_in);
+                    at.fed = feed(lanes, rows, n_in, at.fed, n_in);
                 }
                 let lane = &lanes[e.slot as usize];
                 for (l, &x) in lane.iter().take(width).enumerate() {
                     out[(start + l) * n_out + e.output as usize] = x;
                 }
             }
-            self.run_to(&mut lanes, rows, self.instrs.len(), &mut at);
+            self.run_to(lanes, rows, self.instrs.len(), &mut at);
             start += width;
         }
     }
