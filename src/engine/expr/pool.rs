@@ -36,11 +36,14 @@ pub(crate) struct Meta {
     pub hash: u64,
     /// Defined and finite for all finite values of its symbols (see `Func::is_entire`).
     pub entire: bool,
-    /// Size of the node as a tree (shared subtrees counted every time), saturating.
-    pub tree_size: u64,
+    /// Size of the node as a tree (shared subtrees counted every time), saturating at
+    /// `u32::MAX` (far past every limit that reads it), so a `Meta` is 16 bytes.
+    pub tree_size: u32,
     /// Whether any symbol occurs below (constants do not count).
     pub has_symbol: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Meta>() == 16);
 
 /// Owns the nodes of one or more expressions and their derivatives.
 ///
@@ -161,10 +164,10 @@ impl Pool {
         self.meta[id.index()].hash
     }
 
-    /// The size of `id` written out as a tree, saturating at `u64::MAX`: what printing it
+    /// The size of `id` written out as a tree, saturating at `u32::MAX`: what printing it
     /// would cost.
     pub fn tree_size(&self, id: ExprId) -> u64 {
-        self.meta[id.index()].tree_size
+        u64::from(self.meta[id.index()].tree_size)
     }
 
     #[inline]
@@ -306,7 +309,7 @@ impl Pool {
         let mut hash = mix(FNV_OFFSET, tag(node));
         let mut entire = kids.iter().all(|c| self.meta[c.index()].entire);
         let mut has_symbol = false;
-        let mut tree_size: u64 = 1;
+        let mut tree_size: u32 = 1;
         match node {
             Node::Num(bits) => {
                 hash = mix(hash, *bits);
