@@ -26,6 +26,15 @@ pub fn canonical(src: &str) -> String {
     print::text(&pool, id)
 }
 
+/// `term(0, 1) + term(1, 2) + … + term(n - 2, n - 1)`: a function of `n` variables built
+/// along them, as the Rosenbrock function is.
+pub fn chained(n: usize, term: impl Fn(usize, usize) -> String) -> String {
+    (0..n - 1)
+        .map(|i| term(i, i + 1))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
 /// Symbol nodes for `names`.
 pub fn syms(pool: &mut Pool, names: &[&str]) -> Vec<ExprId> {
     names.iter().map(|n| pool.sym(n)).collect()

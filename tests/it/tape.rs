@@ -5,7 +5,7 @@ use nabla::engine::tape::Op;
 use nabla::engine::{compile, diff, Pool};
 
 use crate::support::value_and_gradient_tape as value_and_gradient;
-use crate::support::{close, expr, syms, value_and_gradient_tape};
+use crate::support::{chained, close, expr, syms, value_and_gradient_tape};
 
 #[test]
 fn common_subexpressions_are_computed_once() {
@@ -354,10 +354,7 @@ fn reading_outputs_out_early_changes_no_value() {
     // Twenty variables: 21 outputs, enough for outputs to give their slots back. Each
     // output compiled alone keeps its slot to the end; the numbers must be the same.
     let n = 20;
-    let src = (0..n - 1)
-        .map(|i| format!("sin(x{i}*x{j}) + exp(x{i})/(1 + x{j}^2)", j = i + 1))
-        .collect::<Vec<_>>()
-        .join(" + ");
+    let src = chained(n, |i, j| format!("sin(x{i}*x{j}) + exp(x{i})/(1 + x{j}^2)"));
     let names: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
     let vars: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut pool = Pool::new();
@@ -386,11 +383,7 @@ fn reading_outputs_out_early_changes_no_value() {
 #[test]
 fn inputs_fed_in_blocks_give_the_values_of_one_point() {
     let n = 300;
-    let src = (0..n - 1)
-        .map(|i| format!("x{i}*x{j} + cos(x{i} - x{j})^2", j = i + 1))
-        .collect::<Vec<_>>()
-        .join(" + ")
-        + " + x0*x299";
+    let src = chained(n, |i, j| format!("x{i}*x{j} + cos(x{i} - x{j})^2")) + " + x0*x299";
     let names: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
     let vars: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut pool = Pool::new();

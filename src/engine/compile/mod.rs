@@ -380,22 +380,9 @@ impl Lowering<'_> {
 /// `-c*x*y` of a sum for `x` and `y` (the sum subtracts `c*x*y`): the nodes only such
 /// shapes use are never lowered. One loop over the ids downward: no recursion.
 fn demanded(pool: &Pool, roots: &[ExprId]) -> Vec<ExprId> {
-    let Some(top) = roots.iter().max() else {
-        return Vec::new();
-    };
-    let mut mark = vec![false; top.index() + 1];
-    for r in roots {
-        mark[r.index()] = true;
-    }
-    for i in (0..mark.len()).rev() {
-        if mark[i] {
-            asks_for(pool, ExprId::from_index(i), |c| mark[c.index()] = true);
-        }
-    }
-    (0..mark.len())
-        .filter(|&i| mark[i])
-        .map(ExprId::from_index)
-        .collect()
+    pool.reachable_along(roots, |id, mark| {
+        asks_for(pool, id, |c| mark[c.index()] = true);
+    })
 }
 
 /// Calls `visit` with each node whose value `Lowering::lower(id)` asks for.

@@ -31,12 +31,6 @@ impl ExprId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
-
-    /// The id of the node at `index` of a pool's node vector.
-    #[inline]
-    pub(crate) fn from_index(index: usize) -> ExprId {
-        ExprId(index as u32)
-    }
 }
 
 /// The shape of a node's value. Only scalars exist so far; vectors and matrices (see

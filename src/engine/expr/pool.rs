@@ -216,6 +216,21 @@ impl Pool {
     /// Every node reachable from `roots`, in ascending (topological) order. A loop over
     /// the ids downward: no recursion.
     pub fn reachable(&self, roots: &[ExprId]) -> Vec<ExprId> {
+        self.reachable_along(roots, |id, mark| {
+            for c in self.children(id) {
+                mark[c.index()] = true;
+            }
+        })
+    }
+
+    /// Every node reachable from `roots` along `edges`, in ascending order: `edges(id,
+    /// mark)` marks (`mark[c.index()] = true`) the nodes `id` leads to, which must be
+    /// below it (children, grandchildren). A loop over the ids downward: no recursion.
+    pub(crate) fn reachable_along(
+        &self,
+        roots: &[ExprId],
+        mut edges: impl FnMut(ExprId, &mut [bool]),
+    ) -> Vec<ExprId> {
         let Some(top) = roots.iter().max() else {
             return Vec::new();
         };
@@ -225,9 +240,7 @@ impl Pool {
         }
         for i in (0..mark.len()).rev() {
             if mark[i] {
-                for c in self.children(ExprId(i as u32)) {
-                    mark[c.index()] = true;
-                }
+                edges(ExprId(i as u32), &mut mark);
             }
         }
         mark.iter()
