@@ -3,8 +3,10 @@
 //! A non-finite result is a value like any other: nothing here fails on NaN or infinity.
 //! The batch evaluator runs each instruction over [`LANES`] points at a time, so the cost
 //! of dispatching an instruction is shared by the lanes and the arithmetic loops
-//! vectorise. Neither loop allocates: the scratch space is the caller's (single point) or
-//! allocated once per call (batch).
+//! vectorise, and feeds a program's inputs to the lanes in blocks as it comes to them
+//! (`Tape::feeds`). Neither loop allocates per point: the scratch space is the caller's
+//! (single point), or the thread's lanes kept between batches (up to `KEEP_LANES_BYTES`;
+//! narrower lanes for larger programs are allocated once per call).
 
 use super::func;
 use std::cell::Cell;
