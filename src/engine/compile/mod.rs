@@ -3,9 +3,9 @@
 //! Four passes, all loops:
 //! 1. **lower** every node the roots need, in id (topological) order, to instructions on
 //!    virtual registers (a node that only a recognised shape uses, such as the
-//!    `1 + exp(u)` of a sigmoid or the `-c*x` of a difference, is not lowered at all). Structurally equal nodes are one node already;
-//!    the instructions that lowering invents (partial sums and products, `x*x` for `x^2`)
-//!    are hash-consed too, so common subexpressions are computed once. Sums become chains
+//!    `1 + exp(u)` of a sigmoid or the `-c*x` of a difference, is not lowered at all).
+//!    Structurally equal nodes are one node already; the instructions that lowering
+//!    invents (partial sums and products, `x*x` for `x^2`) are hash-consed too, so common subexpressions are computed once. Sums become chains
 //!    of `+`/`-`, products chains of `*` with one `/` for the denominator. Long operand
 //!    lists are folded in content-defined chunks, so two lists that differ in one operand
 //!    (the partials of a long product) share all but a few instructions.
@@ -125,7 +125,6 @@ impl Lowering<'_> {
         VReg((self.defs.len() - 1) as u32)
     }
 
-    #[inline]
     fn emit(&mut self, op: Op, a: VReg, b: VReg) -> VReg {
         let key = if op.is_commutative() && b < a {
             (op, b, a)
