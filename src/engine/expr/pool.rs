@@ -125,32 +125,17 @@ impl Pool {
             Kind::Num => Node::Num(u64::from(a.0) | u64::from(b.0) << 32),
             Kind::Const(c) => Node::Const(c),
             Kind::Sym => Node::Sym(SymbolId(a.0)),
-            Kind::Add => Node::Add(self.list(a, b)),
-            Kind::Mul => Node::Mul(self.list(a, b)),
+            Kind::Add => Node::Add(list(&self.operands, a, b)),
+            Kind::Mul => Node::Mul(list(&self.operands, a, b)),
             Kind::Pow => Node::Pow([a, b]),
-            Kind::Call(f) => Node::Call(f, self.list(a, b)),
+            Kind::Call(f) => Node::Call(f, list(&self.operands, a, b)),
         }
     }
 
     /// The children of `id`, in order.
     #[inline]
     pub fn children(&self, id: ExprId) -> &[ExprId] {
-        let stored = &self.nodes[id.index()];
-        let [a, b] = stored.ab;
-        match stored.kind {
-            Kind::Num | Kind::Const(_) | Kind::Sym => &[],
-            Kind::Add | Kind::Mul | Kind::Call(_) => self.list(a, b),
-            Kind::Pow => &stored.ab,
-        }
-    }
-
-    #[inline]
-    fn list(&self, start: ExprId, len: ExprId) -> &[ExprId] {
-        // `get` rather than indexing: the range is always in bounds, and without a panic
-        // path the compiler drops the slice where a caller only looks at the kind.
-        self.operands
-            .get(start.index()..start.index() + len.index())
-            .unwrap_or(&[])
+        stored_children(&self.nodes, &self.operands, id)
     }
 
     /// The shape of `id`'s value.
@@ -255,16 +240,20 @@ impl Pool {
     pub(crate) fn intern(&mut self, node: Node<'_>) -> ExprId {
         let meta = self.compute_meta(&node);
         let low = meta.hash as u32;
-        let nodes = &self.nodes;
-        let at = |filed| table_hash(filed, low, || anchor(nodes, node.children()));
+        // The anchor, found once (a filed table only): for the probe and the insertion.
+        let mut anchored = self.filed.then(|| anchor(&self.nodes, node.children()));
+        let probe = filing::hash(low, anchored.flatten().map(|a| a.0));
         if let Some(&(_, id)) = self
             .index
-            .find(at(self.filed), |&(h, id)| h == low && self.node(id) == node)
+            .find(probe, |&(h, id)| h == low && self.node(id) == node)
         {
             return id;
         }
         // Growing may switch the table to filing: the hash to insert under is taken after.
         self.reserve_index(1);
+        if self.filed && anchored.is_none() {
+            anchored = Some(anchor(&self.nodes, node.children()));
+        }
         let id = ExprId(self.nodes.len() as u32);
         debug_assert!(
             node.children().iter().all(|c| *c < id),
@@ -272,7 +261,7 @@ impl Pool {
         );
         debug_assert!(node.as_num().is_none_or(|v| !v.is_nan()), "no NaN numbers");
         self.child_count += node.children().len();
-        let mut list = |xs: &[ExprId]| {
+        let mut append = |xs: &[ExprId]| {
             let start = ExprId(self.operands.len() as u32);
             self.operands.extend_from_slice(xs);
             [start, ExprId(xs.len() as u32)]
@@ -292,11 +281,11 @@ impl Pool {
             },
             Node::Add(xs) => Stored {
                 kind: Kind::Add,
-                ab: list(xs),
+                ab: append(xs),
             },
             Node::Mul(xs) => Stored {
                 kind: Kind::Mul,
-                ab: list(xs),
+                ab: append(xs),
             },
             Node::Pow(be) => Stored {
                 kind: Kind::Pow,
@@ -304,13 +293,13 @@ impl Pool {
             },
             Node::Call(f, xs) => Stored {
                 kind: Kind::Call(f),
-                ab: list(xs),
+                ab: append(xs),
             },
         };
         self.nodes.push(stored);
         self.meta.push(meta);
         let (ns, ops, filed) = (&self.nodes, &self.operands, self.filed);
-        let hash = table_hash(filed, low, || stored_anchor(ns, ops, id));
+        let hash = filing::hash(low, anchored.flatten().map(|a| a.0));
         self.index.insert_unique(hash, (low, id), |&(h, id)| {
             table_hash(filed, h, || stored_anchor(ns, ops, id))
         });
@@ -397,16 +386,30 @@ fn anchor(nodes: &[Stored], kids: &[ExprId]) -> Option<ExprId> {
 }
 
 fn stored_anchor(nodes: &[Stored], operands: &[ExprId], id: ExprId) -> Option<ExprId> {
+    anchor(nodes, stored_children(nodes, operands, id))
+}
+
+/// The children of `id` from the pool's parts (`Pool::children`, also where the pool is
+/// borrowed in parts, as while its table grows).
+#[inline]
+fn stored_children<'a>(nodes: &'a [Stored], operands: &'a [ExprId], id: ExprId) -> &'a [ExprId] {
     let stored = &nodes[id.index()];
     let [a, b] = stored.ab;
-    let kids = match stored.kind {
-        Kind::Num | Kind::Const(_) | Kind::Sym => return None,
-        Kind::Pow => &stored.ab[..],
-        Kind::Add | Kind::Mul | Kind::Call(_) => operands
-            .get(a.index()..a.index() + b.index())
-            .unwrap_or(&[]),
-    };
-    anchor(nodes, kids)
+    match stored.kind {
+        Kind::Num | Kind::Const(_) | Kind::Sym => &[],
+        Kind::Add | Kind::Mul | Kind::Call(_) => list(operands, a, b),
+        Kind::Pow => &stored.ab,
+    }
+}
+
+/// The operand list of `len` ids from `start`. `get` rather than indexing: the range is
+/// always in bounds, and without a panic path the compiler drops the slice where a caller
+/// only looks at the kind.
+#[inline]
+fn list(operands: &[ExprId], start: ExprId, len: ExprId) -> &[ExprId] {
+    operands
+        .get(start.index()..start.index() + len.index())
+        .unwrap_or(&[])
 }
 
 fn mix(h: u64, x: u64) -> u64 {
