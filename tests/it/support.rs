@@ -279,13 +279,13 @@ fn unary<T: Scalar>(f: Func, a: T) -> T {
 pub fn reference<T: Scalar>(ast: &Ast, env: &dyn Fn(&str) -> T) -> T {
     let mut vals: Vec<T> = Vec::with_capacity(ast.nodes.len());
     for node in &ast.nodes {
-        let v = match &node.kind {
-            AstKind::Num(v) => T::c(*v),
-            AstKind::Ident(n) => env(n),
+        let v = match node.kind {
+            AstKind::Num(v) => T::c(v),
+            AstKind::Ident => env(ast.name(node)),
             AstKind::Neg(a) => -vals[a.index()],
             AstKind::Sum(items) => {
                 let mut acc = T::c(0.0);
-                for (i, &(minus, t)) in items.iter().enumerate() {
+                for (i, &(minus, t)) in ast.items(items).iter().enumerate() {
                     let t = vals[t.index()];
                     acc = match (i, minus) {
                         (0, false) => t,
@@ -298,7 +298,7 @@ pub fn reference<T: Scalar>(ast: &Ast, env: &dyn Fn(&str) -> T) -> T {
             }
             AstKind::Product(items) => {
                 let mut acc = T::c(1.0);
-                for (i, &(divide, f)) in items.iter().enumerate() {
+                for (i, &(divide, f)) in ast.items(items).iter().enumerate() {
                     let f = vals[f.index()];
                     acc = match (i, divide) {
                         (0, _) => f,
@@ -311,20 +311,24 @@ pub fn reference<T: Scalar>(ast: &Ast, env: &dyn Fn(&str) -> T) -> T {
             AstKind::Rem(a, b) => vals[a.index()].rem(vals[b.index()]),
             AstKind::Pow(a, b) => vals[a.index()].powf(vals[b.index()]),
             AstKind::Call(b, args) => {
-                let a: Vec<T> = args.iter().map(|x| vals[x.index()]).collect();
+                let a: Vec<T> = ast
+                    .items(args)
+                    .iter()
+                    .map(|&(_, x)| vals[x.index()])
+                    .collect();
                 match b {
                     Builtin::Sqrt => a[0].lift(f64::sqrt, |x| 0.5 / x.sqrt()),
                     Builtin::Pow => a[0].powf(a[1]),
                     Builtin::Variadic(f) => {
                         let mut acc = a[0];
                         for &x in &a[1..] {
-                            acc = acc.select_max(x, *f == Func::Max);
+                            acc = acc.select_max(x, f == Func::Max);
                         }
                         acc
                     }
                     Builtin::Func(Func::Atan2) => a[0].atan2(a[1]),
                     Builtin::Func(Func::Hypot) => a[0].hypot(a[1]),
-                    Builtin::Func(f) => unary(*f, a[0]),
+                    Builtin::Func(f) => unary(f, a[0]),
                 }
             }
         };

@@ -45,70 +45,65 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
     // Each name resolves once; its other occurrences are a lookup here.
     let mut names: FxHashMap<&str, ExprId> = FxHashMap::default();
     let mut ids: Vec<ExprId> = Vec::with_capacity(ast.nodes.len());
+    // The operands of the node being lowered (one buffer for all of them).
+    let mut operands: Vec<ExprId> = Vec::new();
     // Most syntax nodes become a canonical node (numbers and names repeat, `a - b` makes
     // `-1*b`), and a gradient about as many again: reserving that much up front saves
     // the pool copying itself as it grows (pages never touched cost no memory).
     pool.reserve(3 * ast.nodes.len());
     for node in &ast.nodes {
-        let id = match &node.kind {
-            AstKind::Num(v) => pool.num(*v),
-            AstKind::Ident(name) => match names.get(name) {
-                Some(&id) => id,
-                None => {
-                    let bound = bound.contains(name);
-                    let id = match *name {
-                        "pi" if !bound => pool.constant(Constant::Pi),
-                        "e" if !bound => pool.constant(Constant::E),
-                        _ if bound || !scope.closed => pool.sym(name),
-                        _ => {
-                            return Err(LowerError {
-                                kind: LowerErrorKind::UnknownVariable(name.to_string()),
-                                span: node.span,
-                            })
-                        }
-                    };
-                    names.insert(name, id);
-                    id
+        let id = match node.kind {
+            AstKind::Num(v) => pool.num(v),
+            AstKind::Ident => {
+                let name = ast.name(node);
+                match names.get(name) {
+                    Some(&id) => id,
+                    None => {
+                        let bound = bound.contains(name);
+                        let id = match name {
+                            "pi" if !bound => pool.constant(Constant::Pi),
+                            "e" if !bound => pool.constant(Constant::E),
+                            _ if bound || !scope.closed => pool.sym(name),
+                            _ => {
+                                return Err(LowerError {
+                                    kind: LowerErrorKind::UnknownVariable(name.to_string()),
+                                    span: node.span(),
+                                })
+                            }
+                        };
+                        names.insert(name, id);
+                        id
+                    }
                 }
-            },
+            }
             AstKind::Neg(a) => pool.neg(ids[a.index()]),
             AstKind::Sum(items) => {
-                let terms: Vec<ExprId> = items
-                    .iter()
-                    .map(|&(minus, t)| {
-                        let t = ids[t.index()];
-                        if minus {
-                            pool.neg(t)
-                        } else {
-                            t
-                        }
-                    })
-                    .collect();
-                pool.add(&terms)
+                operands.clear();
+                for &(minus, t) in ast.items(items) {
+                    let t = ids[t.index()];
+                    operands.push(if minus { pool.neg(t) } else { t });
+                }
+                pool.add(&operands)
             }
             AstKind::Product(items) => {
-                let factors: Vec<ExprId> = items
-                    .iter()
-                    .map(|&(divide, f)| {
-                        let f = ids[f.index()];
-                        if divide {
-                            pool.recip(f)
-                        } else {
-                            f
-                        }
-                    })
-                    .collect();
-                pool.mul(&factors)
+                operands.clear();
+                for &(divide, f) in ast.items(items) {
+                    let f = ids[f.index()];
+                    operands.push(if divide { pool.recip(f) } else { f });
+                }
+                pool.mul(&operands)
             }
             AstKind::Rem(a, b) => pool.call(
                 crate::engine::func::Func::Rem,
                 &[ids[a.index()], ids[b.index()]],
             ),
             AstKind::Pow(a, b) => pool.pow(ids[a.index()], ids[b.index()]),
-            AstKind::Call(builtin, args) => {
-                let args: Vec<ExprId> = args.iter().map(|a| ids[a.index()]).collect();
-                match *builtin {
-                    Builtin::Func(f) => pool.call(f, &args),
+            AstKind::Call(builtin, items) => {
+                operands.clear();
+                operands.extend(ast.items(items).iter().map(|&(_, a)| ids[a.index()]));
+                let args = &operands[..];
+                match builtin {
+                    Builtin::Func(f) => pool.call(f, args),
                     Builtin::Sqrt => {
                         let half = pool.num(0.5);
                         pool.pow(args[0], half)

@@ -26,34 +26,52 @@ impl AstId {
     }
 }
 
-/// A syntax node.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AstKind<'a> {
+/// A run of operands in [`Ast::items`]: the terms of a sum, the factors of a product, the
+/// arguments of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Items {
+    start: u32,
+    len: u32,
+}
+
+/// A syntax node's kind. Operand lists live in the arena's [`Ast::items`], and a name's
+/// text is its node's span of the source, so a node is 24 bytes: reading a large
+/// expression writes an arena of a few megabytes, not one with an allocation per chain.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AstKind {
     /// A number literal.
     Num(f64),
-    /// A name: a variable, a parameter, or the constants `pi` and `e`.
-    Ident(&'a str),
+    /// A name: a variable, a parameter, or the constants `pi` and `e` ([`Ast::name`]).
+    Ident,
     /// `-a` (a prefix `+` leaves no node).
     Neg(AstId),
     /// `a + b - c ...`: each term with `true` when it is subtracted.
-    Sum(Vec<(bool, AstId)>),
+    Sum(Items),
     /// `a * b / c ...`: each factor with `true` when it divides.
-    Product(Vec<(bool, AstId)>),
+    Product(Items),
     /// `a % b`.
     Rem(AstId, AstId),
     /// `a ^ b` (or `a ** b`).
     Pow(AstId, AstId),
-    /// A call of a known function with an accepted number of arguments.
-    Call(Builtin, Vec<AstId>),
+    /// A call of a known function with an accepted number of arguments (each `false`).
+    Call(Builtin, Items),
 }
 
 /// A syntax node with the bytes it came from.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AstNode<'a> {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AstNode {
     /// What the node is.
-    pub kind: AstKind<'a>,
-    /// Where it is in the source.
-    pub span: Span,
+    pub kind: AstKind,
+    /// Where it is in the source: `start..end` (a source is shorter than 4 GiB).
+    start: u32,
+    end: u32,
+}
+
+impl AstNode {
+    /// Where the node is in the source.
+    pub fn span(&self) -> Span {
+        Span::new(self.start as usize, self.end as usize)
+    }
 }
 
 /// A parsed expression. Invariant: every child index is smaller than its parent's, and
@@ -61,7 +79,11 @@ pub struct AstNode<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ast<'a> {
     /// The nodes, children before parents.
-    pub nodes: Vec<AstNode<'a>>,
+    pub nodes: Vec<AstNode>,
+    /// The operand lists of sums, products and calls, one after another.
+    items: Vec<(bool, AstId)>,
+    /// The source.
+    src: &'a str,
 }
 
 impl<'a> Ast<'a> {
@@ -71,8 +93,18 @@ impl<'a> Ast<'a> {
     }
 
     /// The node at `id`.
-    pub fn node(&self, id: AstId) -> &AstNode<'a> {
+    pub fn node(&self, id: AstId) -> &AstNode {
         &self.nodes[id.index()]
+    }
+
+    /// The operands of a sum, product or call, each with its sign or inversion.
+    pub fn items(&self, items: Items) -> &[(bool, AstId)] {
+        &self.items[items.start as usize..][..items.len as usize]
+    }
+
+    /// The name of an [`AstKind::Ident`] node (for another node, its source text).
+    pub fn name(&self, node: &AstNode) -> &'a str {
+        &self.src[node.start as usize..node.end as usize]
     }
 }
 
@@ -96,11 +128,13 @@ impl Default for ParseOptions {
 
 /// Parses `src` into an [`Ast`].
 pub fn parse<'a>(src: &'a str, opts: &ParseOptions) -> Result<Ast<'a>, ParseError> {
-    if src.len() > opts.max_bytes {
+    // Spans are stored in 32 bits.
+    let limit = opts.max_bytes.min(u32::MAX as usize);
+    if src.len() > limit {
         return Err(ParseError::new(
             ParseErrorKind::TooLong {
                 len: src.len(),
-                limit: opts.max_bytes,
+                limit,
             },
             Span::new(0, src.len()),
         ));
@@ -113,12 +147,14 @@ pub fn parse<'a>(src: &'a str, opts: &ParseOptions) -> Result<Ast<'a>, ParseErro
             Span::new(0, src.len()),
         ));
     }
-    // About one syntax node per four bytes (`x12 + ` is two nodes in six bytes).
-    let nodes = Vec::with_capacity(src.len() / 4 + 1);
+    // Up to one syntax node per two or three bytes (`x1 - x0^2` is six nodes in nine):
+    // room for them up front, so a large expression's arena is not copied as it grows.
     let mut p = Parser {
         lexer,
         current: first,
-        nodes,
+        nodes: Vec::with_capacity(src.len() / 2 + 1),
+        items: Vec::with_capacity(src.len() / 8 + 1),
+        open: Vec::new(),
         max_depth: opts.max_depth,
     };
     let root = p.expr(0, 0)?;
@@ -130,14 +166,22 @@ pub fn parse<'a>(src: &'a str, opts: &ParseOptions) -> Result<Ast<'a>, ParseErro
         }
     }
     debug_assert_eq!(root.index() + 1, p.nodes.len());
-    Ok(Ast { nodes: p.nodes })
+    Ok(Ast {
+        nodes: p.nodes,
+        items: p.items,
+        src,
+    })
 }
 
 struct Parser<'a> {
     lexer: Lexer<'a>,
     /// The next token, read but not consumed.
     current: (Tok<'a>, Span),
-    nodes: Vec<AstNode<'a>>,
+    nodes: Vec<AstNode>,
+    items: Vec<(bool, AstId)>,
+    /// The operands of the chains and calls being read, innermost last: a nested chain
+    /// pushes its operands above its parent's and takes them off when it ends.
+    open: Vec<(bool, AstId)>,
     max_depth: usize,
 }
 
@@ -154,9 +198,9 @@ fn infix_bp(tok: Tok<'_>) -> Option<(u8, u8)> {
 }
 const PREFIX_BP: u8 = 5;
 
-/// An n-ary chain being read: its items (`true` when subtracted or divided), whether it is
-/// a sum (else a product), and its span so far.
-type Chain = (Vec<(bool, AstId)>, bool, Span);
+/// An n-ary chain being read: where its items (`true` when subtracted or divided) start in
+/// [`Parser::open`], whether it is a sum (else a product), and its span so far.
+type Chain = (usize, bool, Span);
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> (Tok<'a>, Span) {
@@ -172,13 +216,28 @@ impl<'a> Parser<'a> {
         Ok(t)
     }
 
-    fn push(&mut self, kind: AstKind<'a>, span: Span) -> AstId {
-        self.nodes.push(AstNode { kind, span });
+    fn push(&mut self, kind: AstKind, span: Span) -> AstId {
+        // Spans fit: `parse` refuses sources of 4 GiB or more.
+        self.nodes.push(AstNode {
+            kind,
+            start: span.start as u32,
+            end: span.end as u32,
+        });
         AstId((self.nodes.len() - 1) as u32)
     }
 
     fn span(&self, id: AstId) -> Span {
-        self.nodes[id.index()].span
+        self.nodes[id.index()].span()
+    }
+
+    /// Moves the open operands from `base` on into the arena's items.
+    fn close(&mut self, base: usize) -> Items {
+        let start = self.items.len() as u32;
+        self.items.extend(self.open.drain(base..));
+        Items {
+            start,
+            len: self.items.len() as u32 - start,
+        }
     }
 
     fn unexpected(&self, expected: &'static str, tok: Tok<'_>, span: Span) -> ParseError {
@@ -222,14 +281,16 @@ impl<'a> Parser<'a> {
                     let is_sum = matches!(tok, Tok::Plus | Tok::Minus);
                     let span = self.span(rhs);
                     match &mut chain {
-                        Some((items, sum, whole)) if *sum == is_sum => {
-                            items.push((inverted, rhs));
+                        Some((_, sum, whole)) if *sum == is_sum => {
+                            self.open.push((inverted, rhs));
                             *whole = whole.to(span);
                         }
                         _ => {
                             lhs = self.end_chain(chain.take(), lhs);
                             let whole = self.span(lhs).to(span);
-                            chain = Some((vec![(false, lhs), (inverted, rhs)], is_sum, whole));
+                            let base = self.open.len();
+                            self.open.extend([(false, lhs), (inverted, rhs)]);
+                            chain = Some((base, is_sum, whole));
                         }
                     }
                 }
@@ -250,8 +311,14 @@ impl<'a> Parser<'a> {
     /// The node of a finished chain, or `lhs` when there is none.
     fn end_chain(&mut self, chain: Option<Chain>, lhs: AstId) -> AstId {
         match chain {
-            Some((items, true, span)) => self.push(AstKind::Sum(items), span),
-            Some((items, false, span)) => self.push(AstKind::Product(items), span),
+            Some((base, true, span)) => {
+                let items = self.close(base);
+                self.push(AstKind::Sum(items), span)
+            }
+            Some((base, false, span)) => {
+                let items = self.close(base);
+                self.push(AstKind::Product(items), span)
+            }
             None => lhs,
         }
     }
@@ -270,7 +337,7 @@ impl<'a> Parser<'a> {
                         span,
                     ));
                 }
-                Ok(self.push(AstKind::Ident(name), span))
+                Ok(self.push(AstKind::Ident, span))
             }
             Tok::Minus | Tok::Plus => {
                 let operand = self.expr(PREFIX_BP, depth + 1)?;
@@ -318,14 +385,15 @@ impl<'a> Parser<'a> {
             ));
         };
         let (_, open) = self.bump()?; // the '('
-        let mut args = Vec::new();
+        let base = self.open.len();
         if self.peek().0 != Tok::RParen {
             loop {
-                args.push(self.expr(0, depth + 1)?);
+                let arg = self.expr(0, depth + 1)?;
+                self.open.push((false, arg));
                 match self.bump()? {
                     (Tok::Comma, _) => continue,
                     (Tok::RParen, close) => {
-                        return self.finish_call(builtin, name, args, name_span.to(close))
+                        return self.finish_call(builtin, name, base, name_span.to(close))
                     }
                     (Tok::Eof, eof) => {
                         return Err(ParseError::new(
@@ -338,18 +406,19 @@ impl<'a> Parser<'a> {
             }
         }
         let (_, close) = self.bump()?;
-        self.finish_call(builtin, name, args, name_span.to(close))
+        self.finish_call(builtin, name, base, name_span.to(close))
     }
 
     fn finish_call(
         &mut self,
         builtin: Builtin,
         name: &str,
-        args: Vec<AstId>,
+        base: usize,
         span: Span,
     ) -> Result<AstId, ParseError> {
         let (lo, hi) = builtin.arity();
-        if args.len() < lo || hi.is_some_and(|hi| args.len() > hi) {
+        let found = self.open.len() - base;
+        if found < lo || hi.is_some_and(|hi| found > hi) {
             let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
             let expected = match hi {
                 Some(hi) => format!("{hi} {}", plural(hi)),
@@ -359,11 +428,12 @@ impl<'a> Parser<'a> {
                 ParseErrorKind::Arity {
                     name: name.into(),
                     expected,
-                    found: args.len(),
+                    found,
                 },
                 span,
             ));
         }
+        let args = self.close(base);
         Ok(self.push(AstKind::Call(builtin, args), span))
     }
 }
