@@ -11,14 +11,17 @@
 //! cache, and reading a large expression touches the table as it touches the nodes, in
 //! order.
 //!
-//! A window is [`WINDOW`] buckets, eight per id of its block, so the entries of a block
-//! are spread out inside it, and the latest windows fit a core's L2 cache. Many entries
-//! with one anchor (thousands of products of one late symbol, say; numbers are never
-//! anchors, as constructors use a few of them everywhere) overflow their window; the
-//! table's probe sequence then leaves it within a few dozen groups. Measured with 100,000
-//! products `y*x_i` (four times what the default expression limit admits): up to about
-//! 1.5 times the time of a uniform hash, and no difference at 20,000. Entries without an
-//! anchor (leaves) are spread uniformly.
+//! A window is [`WINDOW`] buckets, four per id of its block: the entries of a block are
+//! spread out inside it at a load the table's probing handles in a group or two, and
+//! densely enough that a cache line holds two of them (at eight buckets per id, each new
+//! entry wrote a cache line of its own: W2 at n = 10,000 missed a simulated 2 MiB cache
+//! 60,000 times more and took about 1.1 times as long, in the median of 30 interleaved
+//! runs). Many entries with one anchor (thousands of products of one late symbol, say;
+//! numbers are never anchors, as constructors use a few of them everywhere) overflow their
+//! window; the table's probe sequence then leaves it within a few dozen groups. Measured
+//! with 100,000 products `y*x_i` (four times what the default expression limit admits): up
+//! to about 1.5 times the time of a uniform hash, and no difference at 20,000. Entries
+//! without an anchor (leaves) are spread uniformly.
 
 /// Tables that hold fewer entries than this hash uniformly: they fit a core's caches
 /// anyway, and finding an entry's anchor costs reads that a small table does not repay
@@ -28,8 +31,8 @@ pub const FILE_FROM: usize = 1 << 15;
 
 /// How many consecutive ids share a window (a power of two).
 const BLOCK: u32 = 1 << 11;
-/// The buckets of a window (a power of two): eight per id of the block.
-const WINDOW: u32 = 1 << 14;
+/// The buckets of a window (a power of two): four per id of the block.
+const WINDOW: u32 = 1 << 13;
 
 /// The hash to file an entry under, from 32 well-mixed bits of its own hash and the index
 /// of its anchor, if it has one. hashbrown takes the bucket from the low bits and a tag
