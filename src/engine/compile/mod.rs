@@ -100,10 +100,12 @@ struct Lowering<'p> {
     /// Sums fold their terms, and instructions are scheduled, in key order (see
     /// `schedule`).
     keys: Vec<u32>,
-    /// Hash-consing of instructions: `(op, a, b)` and the register holding it, filed
-    /// near its newest operand that is not a constant when the table is large
-    /// (`engine::filing`).
-    cse: HashTable<(Op, VReg, VReg, VReg)>,
+    /// Hash-consing of instructions: the register of each, its `(op, a, b)` read from
+    /// `defs` (four bytes an entry, not sixteen: a large table is written all over once
+    /// per compile, and a quarter of the memory is a quarter of the cache lines to
+    /// fetch), filed near its newest operand that is not a constant when the table is
+    /// large (`engine::filing`).
+    cse: HashTable<VReg>,
     /// Whether `cse` files by anchor: sized for the pool once, so decided once.
     filed: bool,
     consts: HashMap<u64, VReg>,
@@ -135,15 +137,18 @@ impl Lowering<'_> {
         // share all but a few): a plain probe first, an insertion only for a new one.
         let (defs, filed) = (&self.defs, self.filed);
         let hash = instr_hash(filed, defs, key);
-        if let Some(&(.., v)) = self.cse.find(hash, |&(o, x, y, _)| (o, x, y) == key) {
+        let def = Def::Instr(key.0, key.1, key.2);
+        if let Some(&v) = self.cse.find(hash, |&v| defs[v.0 as usize] == def) {
             return v;
         }
-        let next = VReg(self.defs.len() as u32);
+        let v = self.push(def);
+        let defs = &self.defs;
         self.cse
-            .insert_unique(hash, (key.0, key.1, key.2, next), |&(o, x, y, _)| {
-                instr_hash(filed, defs, (o, x, y))
+            .insert_unique(hash, v, |&v| match defs[v.0 as usize] {
+                Def::Instr(op, a, b) => instr_hash(filed, defs, (op, a, b)),
+                _ => 0, // the table holds instructions only
             });
-        self.push(Def::Instr(key.0, key.1, key.2))
+        v
     }
 
     fn unary(&mut self, op: Op, a: VReg) -> VReg {
