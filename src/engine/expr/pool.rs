@@ -55,10 +55,12 @@ pub struct Pool {
     /// The operand lists of sums, products and calls, one after another.
     operands: Vec<ExprId>,
     meta: Vec<Meta>,
-    /// Hash-consing: the ids of the nodes with the low half of their structural hash, so
-    /// a node is stored once (in `nodes`) and a probe compares a node only when the
-    /// halves agree. Filed near their newest child once it is large (`engine::filing`).
-    index: HashTable<(u32, ExprId)>,
+    /// Hash-consing: the ids of the nodes, so a node is stored once (in `nodes`); a probe
+    /// compares the nodes whose tags (seven bits of the hash, beside the table) agree.
+    /// Four bytes an entry: a large table is written all over as a large expression is
+    /// read, and every cache line of it fetched for that costs. Filed near their newest
+    /// child once it is large (`engine::filing`).
+    index: HashTable<ExprId>,
     /// Whether `index` files by anchor (it has grown past `filing::FILE_FROM`).
     filed: bool,
     symbols: Vec<Box<str>>,
@@ -96,9 +98,11 @@ impl Pool {
         if grows && self.index.len() + more >= filing::FILE_FROM {
             self.filed = true;
         }
-        let (ns, ops, filed) = (&self.nodes, &self.operands, self.filed);
-        self.index.reserve(more, |&(h, id)| {
-            table_hash(filed, h, || stored_anchor(ns, ops, id))
+        let (ns, ops, ms, filed) = (&self.nodes, &self.operands, &self.meta, self.filed);
+        self.index.reserve(more, |&id| {
+            table_hash(filed, ms[id.index()].hash as u32, || {
+                stored_anchor(ns, ops, id)
+            })
         });
     }
 
@@ -243,10 +247,7 @@ impl Pool {
         // The anchor, found once (a filed table only): for the probe and the insertion.
         let mut anchored = self.filed.then(|| anchor(&self.nodes, node.children()));
         let probe = filing::hash(low, anchored.flatten().map(|a| a.0));
-        if let Some(&(_, id)) = self
-            .index
-            .find(probe, |&(h, id)| h == low && self.node(id) == node)
-        {
+        if let Some(&id) = self.index.find(probe, |&id| self.node(id) == node) {
             return id;
         }
         // Growing may switch the table to filing: the hash to insert under is taken after.
@@ -298,10 +299,12 @@ impl Pool {
         };
         self.nodes.push(stored);
         self.meta.push(meta);
-        let (ns, ops, filed) = (&self.nodes, &self.operands, self.filed);
+        let (ns, ops, ms, filed) = (&self.nodes, &self.operands, &self.meta, self.filed);
         let hash = filing::hash(low, anchored.flatten().map(|a| a.0));
-        self.index.insert_unique(hash, (low, id), |&(h, id)| {
-            table_hash(filed, h, || stored_anchor(ns, ops, id))
+        self.index.insert_unique(hash, id, |&id| {
+            table_hash(filed, ms[id.index()].hash as u32, || {
+                stored_anchor(ns, ops, id)
+            })
         });
         id
     }
