@@ -17,10 +17,11 @@ mod rosenbrock;
 
 use rosenbrock::with_gradient;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use nabla::engine::{compile, Tape};
 
-/// The service's allocator (see src/main.rs), so compile times are the service's.
+/// The service's allocator (see src/main.rs), with its settings (`main` below), so compile
+/// times are the service's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -267,4 +268,10 @@ fn w4(c: &mut Criterion) {
 }
 
 criterion_group!(benches, w1, w2, w3, w4);
-criterion_main!(benches);
+
+/// `criterion_main!`'s `main`, with the service's allocator settings applied first.
+fn main() {
+    nabla::allocator::configure();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

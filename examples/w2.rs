@@ -18,11 +18,12 @@ use std::time::Instant;
 use nabla::engine::expr::Scope;
 use nabla::engine::{compile, diff, read, Pool};
 
-/// The service's allocator (see src/main.rs).
+/// The service's allocator (see src/main.rs), with its settings (`main`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    nabla::allocator::configure();
     let args: Vec<String> = std::env::args().collect();
     let number = |k: usize, default: usize| {
         args.get(k)

@@ -8,6 +8,7 @@
 //! - [`http`]: routes, extractors, problem+json errors, middleware; `http::app` is the
 //!   router;
 //! - [`config`]: every setting and limit;
+//! - [`allocator`]: the allocator's settings (the service runs on mimalloc);
 //! - [`metrics`]: Prometheus counters and histograms;
 //! - [`serve`]: run the router on a listener until a shutdown future resolves.
 //!
@@ -28,6 +29,7 @@
 //! # }
 //! ```
 
+pub mod allocator;
 pub mod config;
 pub mod engine;
 pub mod http;

@@ -15,6 +15,7 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    nabla::allocator::configure();
     let config = Config::parse();
     if config.healthcheck {
         return healthcheck(&config);

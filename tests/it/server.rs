@@ -1,5 +1,6 @@
 //! The service on a real socket: a concurrent burst of distinct expressions, a slow client
-//! that holds a connection while others are served, and graceful shutdown.
+//! that holds a connection while others are served, and graceful shutdown; and the
+//! allocator settings it starts with.
 
 use std::time::Duration;
 
@@ -99,4 +100,17 @@ async fn shutdown_finishes_requests_in_flight() {
     let (status, r) = in_flight.await.unwrap();
     assert_eq!(status, 200, "{r}");
     server.await.unwrap().unwrap();
+}
+
+/// `allocator::configure` sets mimalloc's purge delay: the option at the index it uses has
+/// the purge delay's default before (so a mimalloc whose options moved fails here), and the
+/// service's value after.
+#[test]
+fn the_allocator_keeps_freed_memory_for_the_configured_delay() {
+    use nabla::allocator::{configure, purge_delay_ms, PURGE_DELAY_MS};
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        assert_eq!(purge_delay_ms(), 1_000, "mimalloc 3's default purge delay");
+    }
+    configure();
+    assert_eq!(purge_delay_ms(), PURGE_DELAY_MS);
 }
