@@ -5,7 +5,9 @@
 //!   quoted in benches/README.md (repeatable, unlike times on a shared machine);
 //! - `cargo run --release --example w2 -- eval 1000` times batch evaluation per point
 //!   against the hand-written loop (at one point, and over the batch's points), best of 50,
-//!   over 320 points (`PTS=32` for one chunk of lanes, as the benchmark runs it).
+//!   over 320 points (`PTS=32` for one chunk of lanes, as the benchmark runs it);
+//! - `cargo run --release --example w2 -- small 10 [reps]` times read, gradient and
+//!   compile of a small n in microseconds (best of ten rounds of `reps`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,6 +33,7 @@ fn main() {
     };
     match args.get(1).map(String::as_str) {
         Some("eval") => eval(number(2, 1000)),
+        Some("small") => small(number(2, 10), number(3, 2000)),
         _ => phases(number(2, 10_000), number(3, 5)),
     }
 }
@@ -62,6 +65,26 @@ fn phases(n: usize, reps: usize) {
             ms(t0, t4),
         );
     }
+}
+
+/// Read, gradient and compile of a small `n`, `reps` times: the best of ten rounds, in
+/// microseconds per compile (the phases' milliseconds are too coarse for it).
+fn small(n: usize, reps: usize) {
+    let (src, vars) = (rosenbrock::source(n), rosenbrock::variables(n));
+    let best = (0..10)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                let (pool, roots, ids) = rosenbrock::with_gradient(black_box(&src), &vars);
+                black_box(compile(&pool, &roots, &ids).expect("inputs"));
+            }
+            t.elapsed().as_secs_f64() / reps as f64
+        })
+        .fold(f64::MAX, f64::min);
+    println!(
+        "n={n}: total {:.2} us per read+gradient+compile",
+        best * 1e6
+    );
 }
 
 fn eval(n: usize) {
