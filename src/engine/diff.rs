@@ -42,11 +42,16 @@ pub fn gradient(
     // A gradient makes about as many new nodes as the function has (the cheap-gradient
     // principle): make room once.
     pool.reserve(order.len());
-    // depends[i]: whether node i depends on an input; only those get adjoints.
-    let mut depends = vec![false; root.index() + 1];
+    // depends[i]: whether node i depends on an input (`INPUT`: is one); only those get
+    // adjoints. An input's index is looked up only for an input.
+    let mut depends = vec![NO; root.index() + 1];
+    for v in wrt.iter().filter(|v| **v <= root) {
+        depends[v.index()] = INPUT;
+    }
     for &id in &order {
-        depends[id.index()] =
-            inputs.contains_key(&id) || pool.children(id).iter().any(|c| depends[c.index()]);
+        if depends[id.index()] == NO && pool.children(id).iter().any(|c| depends[c.index()] != NO) {
+            depends[id.index()] = YES;
+        }
     }
     // The contributions to each node's adjoint, as linked lists in one vector: `head[i]`
     // is the newest contribution to node i, `links[k].1` the one before it.
@@ -58,7 +63,7 @@ pub fn gradient(
     let mut parts: Vec<ExprId> = Vec::new();
     let mut rules: Vec<(ExprId, Partial)> = Vec::new();
     for &id in order.iter().rev() {
-        if !depends[id.index()] {
+        if depends[id.index()] == NO {
             continue;
         }
         parts.clear();
@@ -72,8 +77,10 @@ pub fn gradient(
         }
         parts.reverse(); // in the order they came
         let adjoint = pool.add(&parts);
-        if let Some(&k) = inputs.get(&id) {
-            grads[k] = adjoint;
+        if depends[id.index()] == INPUT {
+            if let Some(&k) = inputs.get(&id) {
+                grads[k] = adjoint;
+            }
             continue;
         }
         if let Node::Mul(factors) = pool.node(id) {
@@ -96,6 +103,11 @@ pub fn gradient(
     }
     Ok(grads)
 }
+
+/// What `gradient` knows of a node: it does not depend on an input, it does, it is one.
+const NO: u8 = 0;
+const YES: u8 = 1;
+const INPUT: u8 = 2;
 
 /// Whether the pool holds more than `max_nodes` nodes, or more than eight operands per
 /// allowed node (long products are few nodes but many operands).
@@ -181,8 +193,8 @@ const PARTIAL_FACTORS_MAX: usize = 3;
 
 /// The partial derivatives `∂node/∂child` of node `id` for each child that depends on an
 /// input, into `out`. All derivative rules live here.
-fn partials(pool: &mut Pool, id: ExprId, depends: &[bool], out: &mut Vec<(ExprId, Partial)>) {
-    let dep = |c: &ExprId| depends[c.index()];
+fn partials(pool: &mut Pool, id: ExprId, depends: &[u8], out: &mut Vec<(ExprId, Partial)>) {
+    let dep = |c: &ExprId| depends[c.index()] != NO;
     match pool.node(id) {
         Node::Num(_) | Node::Const(_) | Node::Sym(_) => {}
         Node::Add(terms) => {
