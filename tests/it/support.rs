@@ -228,6 +228,79 @@ impl Scalar for Dual {
     }
 }
 
+/// An `f64` whose every operation is off by a relative 1e-13 (about 450 ulps): an
+/// expression evaluated with it and with `f64` tells how far roundings move its value.
+/// Where they move it by more than a test's tolerance, two correct evaluations in different
+/// orders (a canonical form against the syntax tree) need not agree to that tolerance:
+/// `sin(pi^18)` and `sin(2*y + exp(e^3))` take the sine of numbers near 1e9, where an ulp of
+/// the argument moves the sine by 1e-7.
+#[derive(Clone, Copy, Debug)]
+pub struct Noisy(pub f64);
+
+const NOISE: f64 = 1.0 + 1e-13;
+
+impl Add for Noisy {
+    type Output = Noisy;
+    fn add(self, o: Noisy) -> Noisy {
+        Noisy((self.0 + o.0) * NOISE)
+    }
+}
+impl Sub for Noisy {
+    type Output = Noisy;
+    fn sub(self, o: Noisy) -> Noisy {
+        Noisy((self.0 - o.0) * NOISE)
+    }
+}
+impl Mul for Noisy {
+    type Output = Noisy;
+    fn mul(self, o: Noisy) -> Noisy {
+        Noisy(self.0 * o.0 * NOISE)
+    }
+}
+impl Div for Noisy {
+    type Output = Noisy;
+    fn div(self, o: Noisy) -> Noisy {
+        Noisy(self.0 / o.0 * NOISE)
+    }
+}
+impl Neg for Noisy {
+    type Output = Noisy;
+    fn neg(self) -> Noisy {
+        Noisy(-self.0) // exact
+    }
+}
+
+impl Scalar for Noisy {
+    fn c(v: f64) -> Self {
+        Noisy(v) // exact: a literal exponent must stay an integer
+    }
+    fn lift(self, f: fn(f64) -> f64, _: fn(f64) -> f64) -> Self {
+        Noisy(f(self.0) * NOISE)
+    }
+    fn powf(self, e: Self) -> Self {
+        Noisy(self.0.powf(e.0) * NOISE)
+    }
+    fn rem(self, b: Self) -> Self {
+        Noisy(self.0 % b.0 * NOISE)
+    }
+    fn atan2(self, x: Self) -> Self {
+        Noisy(self.0.atan2(x.0) * NOISE)
+    }
+    fn hypot(self, y: Self) -> Self {
+        Noisy(self.0.hypot(y.0) * NOISE)
+    }
+    fn select_max(self, b: Self, max: bool) -> Self {
+        Noisy(self.0.select_max(b.0, max))
+    }
+}
+
+/// Whether `ast` at the point `env` describes is well-conditioned to `rtol`: rounding every
+/// operation 1e-13 off moves its value (`want`) by less than `rtol` (see [`Noisy`]).
+pub fn well_conditioned(ast: &Ast, env: &dyn Fn(&str) -> f64, want: f64, rtol: f64) -> bool {
+    let noisy = reference::<Noisy>(ast, &|n| Noisy(env(n)));
+    close(noisy.0, want, rtol)
+}
+
 fn unary<T: Scalar>(f: Func, a: T) -> T {
     match f {
         Func::Exp => a.lift(f64::exp, f64::exp),
