@@ -120,10 +120,11 @@ fn eval(n: usize) {
     // By hand over the batch's points and into its rows: the same memory traffic.
     let hand_batch = best(&mut || rosenbrock::by_hand_rows(black_box(&points), n, &mut outs));
     println!(
-        "n={n}: {} instructions, {} slots; batch {:.3} us/point; by hand {:.3} us/point \
-         (ratio {:.2}), over the batch {:.3} us/point (ratio {:.2})",
+        "n={n}: {} instructions, {} slots, {} input lanes; batch {:.3} us/point; by hand \
+         {:.3} us/point (ratio {:.2}), over the batch {:.3} us/point (ratio {:.2})",
         tape.len(),
         tape.slots(),
+        tape.batch_input_lanes(),
         batch * 1e6,
         hand * 1e6,
         batch / hand,

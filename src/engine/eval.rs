@@ -228,12 +228,15 @@ impl Tape {
             let mut at = Cursor::default();
             for e in &self.emits {
                 self.run_to(lanes, rows, e.at as usize, &mut at);
-                if (e.slot as usize) < n_in {
+                let mut slot = e.slot as usize;
+                if slot < n_in {
                     // An input that is also an output (the compiler reads those out at the
-                    // end, after every feed, but nothing here depends on it).
-                    at.fed = feed(lanes, rows, n_in, at.fed, n_in);
+                    // end, after every feed, but nothing here depends on it), in its lane
+                    // of the ring (which `ring` keeps for it until then).
+                    at.fed = feed(lanes, rows, n_in, self.ring, at.fed, n_in);
+                    slot %= self.ring;
                 }
-                let lane = &lanes[e.slot as usize];
+                let lane = &lanes[slot];
                 for (l, &x) in lane.iter().take(width).enumerate() {
                     out[(start + l) * n_out + e.output as usize] = x;
                 }
@@ -254,7 +257,7 @@ impl Tape {
     ) {
         while at.done < to {
             while let Some(f) = self.feeds.get(at.feed).filter(|f| f.at as usize <= at.done) {
-                at.fed = feed(lanes, rows, self.inputs, at.fed, f.upto as usize);
+                at.fed = feed(lanes, rows, self.inputs, self.ring, at.fed, f.upto as usize);
                 at.feed += 1;
             }
             let stop = self
@@ -270,7 +273,11 @@ impl Tape {
     /// code compiled for AVX2 where it is detected at run time (the arithmetic is the
     /// same IEEE operations, so the results are bitwise the same; no FMA contraction).
     fn run_lanes_best<const W: usize>(&self, s: &mut [[f64; W]], range: Range<usize>) {
-        let instrs = &self.instrs[range];
+        let instrs = if self.ring_instrs.is_empty() {
+            &self.instrs[range]
+        } else {
+            &self.ring_instrs[range]
+        };
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
@@ -293,20 +300,27 @@ struct Cursor {
 }
 
 /// Copies inputs `from..to` of each point of `rows` (`n_in` numbers each) into the lanes
-/// (lane `l` of slot `k` is input `k` of point `l`); returns the new `fed`.
+/// (lane `l` of slot `k % ring` is input `k` of point `l`, see `Tape::ring`); returns the
+/// new `fed`. `from` and `ring` are multiples of the feed block, so a stretch of inputs
+/// that does not wrap around the ring is a stretch of lanes.
 fn feed<const W: usize>(
     lanes: &mut [[f64; W]],
     rows: &[f64],
     n_in: usize,
+    ring: usize,
     from: usize,
     to: usize,
 ) -> usize {
-    if to > from {
+    let mut k = from;
+    while k < to {
+        let end = to.min((k / ring + 1) * ring);
+        let lane = k % ring;
         for (l, row) in rows.chunks_exact(n_in).enumerate() {
-            for (lane, &x) in lanes[from..to].iter_mut().zip(&row[from..to]) {
-                lane[l] = x;
+            for (slot, &x) in lanes[lane..lane + (end - k)].iter_mut().zip(&row[k..end]) {
+                slot[l] = x;
             }
         }
+        k = end;
     }
     to.max(from)
 }

@@ -241,6 +241,56 @@ fn feeds(instrs: &[Instr], inputs: usize) -> Vec<Feed> {
     feeds
 }
 
+/// How many inputs a batch keeps in its lanes at once: the inputs' lanes are a ring of
+/// whole feed blocks, block `b` in the place of block `b - ring / FEED_BLOCK`, where every
+/// read of an input (by an instruction, or by an emit of an input that is an output) comes
+/// before the block that takes its place is fed. A program built along its inputs (a
+/// gradient in 10,000 variables reads each input in the few terms beside it) needs a few
+/// blocks where it has thousands of inputs, so a batch's input lanes stay in the cache
+/// instead of being written all over once per chunk of points (2.5 MB at W2 n = 10,000,
+/// as much again as the points themselves). `inputs` when a ring saves nothing.
+fn ring(instrs: &[Instr], emits: &[Emit], feeds: &[Feed], inputs: usize) -> usize {
+    let blocks = inputs.div_ceil(FEED_BLOCK);
+    // Where each block is fed, and the last instruction and the last emit reading it.
+    let mut fed_at = vec![u32::MAX; blocks];
+    let mut from = 0;
+    for f in feeds {
+        let to = (f.upto as usize).div_ceil(FEED_BLOCK);
+        for b in fed_at.iter_mut().take(to).skip(from) {
+            *b = f.at;
+        }
+        from = from.max(to);
+    }
+    let mut read_by = vec![None::<u32>; blocks];
+    for (at, i) in instrs.iter().enumerate() {
+        for s in [i.a, i.b, i.c]
+            .map(|s| s as usize)
+            .into_iter()
+            .filter(|&s| s < inputs)
+        {
+            read_by[s / FEED_BLOCK] = Some(at as u32);
+        }
+    }
+    // An input that is also an output is read out at the end, after a batch has fed
+    // every input (`Tape::batch`): its block must keep its lanes to the end, so no later
+    // block may take them. (An input read out earlier would make that feed early: no ring.)
+    let mut emitted = vec![false; blocks];
+    for e in emits.iter().filter(|e| (e.slot as usize) < inputs) {
+        if e.at as usize != instrs.len() {
+            return inputs;
+        }
+        emitted[e.slot as usize / FEED_BLOCK] = true;
+    }
+    // An instruction at `p` reads after the feeds at `p`.
+    let fits = |r: usize| {
+        (0..blocks.saturating_sub(r))
+            .all(|b| !emitted[b] && read_by[b].is_none_or(|at| at < fed_at[b + r]))
+    };
+    (1..blocks)
+        .find(|&r| fits(r))
+        .map_or(inputs, |r| (r * FEED_BLOCK).min(inputs))
+}
+
 /// A compiled program: inputs in, outputs out.
 #[derive(Clone, Debug)]
 pub struct Tape {
@@ -257,6 +307,12 @@ pub struct Tape {
     /// the only constructor (nothing changes a tape's fields after), so one-point
     /// evaluation may skip the bounds checks. Always true of what `compile` makes.
     pub(crate) in_bounds: bool,
+    /// How many inputs a batch keeps in its lanes at once: input `k` is in lane `k % ring`
+    /// (see [`ring`]); `inputs` when every input has its own.
+    pub(crate) ring: usize,
+    /// The instructions with their input operands in the ring's lanes, for batches (empty
+    /// when `ring == inputs`: then `instrs` serve).
+    pub(crate) ring_instrs: Vec<Instr>,
 }
 
 impl Tape {
@@ -291,8 +347,32 @@ impl Tape {
                 .iter()
                 .all(|&slot| (slot as usize) < slots)
         });
+        let feeds = feeds(&instrs, inputs);
+        let ring = ring(&instrs, &emits, &feeds, inputs);
+        let ring_instrs = if ring < inputs {
+            let lane = |s: u32| {
+                if (s as usize) < inputs {
+                    s % ring as u32
+                } else {
+                    s
+                }
+            };
+            instrs
+                .iter()
+                .map(|i| Instr {
+                    a: lane(i.a),
+                    b: lane(i.b),
+                    c: lane(i.c),
+                    ..*i
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Tape {
-            feeds: feeds(&instrs, inputs),
+            feeds,
+            ring,
+            ring_instrs,
             instrs,
             slots,
             consts,
@@ -333,6 +413,13 @@ impl Tape {
         self.outputs
     }
 
+    /// How many inputs a batch keeps in its lanes at once: fewer than [`Tape::inputs`]
+    /// when the program reads its inputs in order (see `ring` in `tape.rs`), so a batch
+    /// over thousands of inputs keeps a few blocks of them in the cache.
+    pub fn batch_input_lanes(&self) -> usize {
+        self.ring
+    }
+
     /// When each output is read out of which slot, in execution order.
     pub fn emits(&self) -> &[Emit] {
         &self.emits
@@ -341,7 +428,7 @@ impl Tape {
     /// An estimate of the memory the program holds, in bytes (for cache weights).
     pub fn weight_bytes(&self) -> usize {
         std::mem::size_of::<Tape>()
-            + self.instrs.len() * std::mem::size_of::<Instr>()
+            + (self.instrs.len() + self.ring_instrs.len()) * std::mem::size_of::<Instr>()
             + self.consts.len() * std::mem::size_of::<(u32, f64)>()
             + self.emits.len() * std::mem::size_of::<Emit>()
             + self.feeds.len() * std::mem::size_of::<Feed>()

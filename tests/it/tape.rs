@@ -380,6 +380,71 @@ fn reading_outputs_out_early_changes_no_value() {
 /// instructions come to need them: the values are those of one point at a time, also for
 /// outputs that are inputs (the partials at the ends of a chain), and for a last chunk of
 /// points narrower than the lanes.
+/// Batches keep a ring of input blocks where the program reads its inputs in order, and
+/// every input in its own lane where it does not; either way each point of a batch is
+/// bitwise what one point gives. Cases: (function of x0..x299, outputs besides the
+/// gradient, whether the ring is smaller than the inputs).
+#[test]
+fn a_ring_of_input_lanes_gives_the_values_of_one_point() {
+    let n = 300;
+    let cases: [(String, &[usize], bool); 4] = [
+        // Each input read in the terms beside it: a ring of a few blocks.
+        (
+            chained(n, |i, j| format!("x{i}*x{j} + cos(x{i} - x{j})^2")),
+            &[],
+            true,
+        ),
+        // Terms reaching 70 inputs back: blocks stay until the block after next is read.
+        (
+            chained(n, |i, _| format!("sin(x{i} * x{})", (i + 70).min(n - 1))),
+            &[],
+            true,
+        ),
+        // x0 read again at the very end (a term is computed with the last input it
+        // depends on): its block keeps its lanes to the end.
+        (
+            chained(n, |i, j| format!("x{i}*x{j}")) + " + x0*x299",
+            &[],
+            false,
+        ),
+        // An input that is an output keeps its lanes to the end too.
+        (chained(n, |i, j| format!("x{i}*x{j}")), &[7], false),
+    ];
+    let names: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+    let vars: Vec<&str> = names.iter().map(String::as_str).collect();
+    for (src, extra, ring) in cases {
+        let mut pool = Pool::new();
+        let root = expr(&mut pool, &src);
+        let ids = syms(&mut pool, &vars);
+        let mut roots: Vec<_> = extra.iter().map(|&k| ids[k]).collect();
+        roots.push(root);
+        roots.extend(diff::gradient(&mut pool, root, &ids, usize::MAX).expect("no limit"));
+        let tape = compile(&pool, &roots, &ids).expect("inputs");
+        assert_eq!(
+            tape.batch_input_lanes() < n,
+            ring,
+            "{src:.40}: {} lanes",
+            tape.batch_input_lanes()
+        );
+        let points = 45;
+        let xs: Vec<f64> = (0..points * n).map(|k| (k as f64 * 0.37).cos()).collect();
+        let mut batch = vec![0.0; points * tape.outputs()];
+        tape.eval_batch(&xs, &mut batch).expect("lengths");
+        for (p, row) in batch.chunks_exact(tape.outputs()).enumerate() {
+            let one = tape.eval(&xs[p * n..(p + 1) * n]).expect("arity");
+            let same = one.iter().zip(row).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{src:.40}: point {p}");
+            for (k, &input) in extra.iter().enumerate() {
+                assert_eq!(
+                    row[k],
+                    xs[p * n + input],
+                    "{src:.40}: input {input}, point {p}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn inputs_fed_in_blocks_give_the_values_of_one_point() {
     let n = 300;
