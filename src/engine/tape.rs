@@ -243,15 +243,15 @@ fn feeds(instrs: &[Instr], inputs: usize) -> Vec<Feed> {
 
 /// How many inputs a batch keeps in its lanes at once: the inputs' lanes are a ring of
 /// whole feed blocks, block `b` in the place of block `b - ring / FEED_BLOCK`, where every
-/// read of an input (by an instruction, or by an emit of an input that is an output) comes
-/// before the block that takes its place is fed. A program built along its inputs (a
+/// instruction reading an input comes before the block that takes its place is fed, and
+/// no block holding an input that is also an output gives its place up. A program built along its inputs (a
 /// gradient in 10,000 variables reads each input in the few terms beside it) needs a few
 /// blocks where it has thousands of inputs, so a batch's input lanes stay in the cache
 /// instead of being written all over once per chunk of points (2.5 MB at W2 n = 10,000,
 /// as much again as the points themselves). `inputs` when a ring saves nothing.
 fn ring(instrs: &[Instr], emits: &[Emit], feeds: &[Feed], inputs: usize) -> usize {
     let blocks = inputs.div_ceil(FEED_BLOCK);
-    // Where each block is fed, and the last instruction and the last emit reading it.
+    // Where each block is fed, and the last instruction reading it.
     let mut fed_at = vec![u32::MAX; blocks];
     let mut from = 0;
     for f in feeds {

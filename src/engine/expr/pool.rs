@@ -98,12 +98,8 @@ impl Pool {
         if grows && self.index.len() + more >= filing::FILE_FROM {
             self.filed = true;
         }
-        let (ns, ops, ms, filed) = (&self.nodes, &self.operands, &self.meta, self.filed);
-        self.index.reserve(more, |&id| {
-            table_hash(filed, ms[id.index()].hash as u32, || {
-                stored_anchor(ns, ops, id)
-            })
-        });
+        let rehash = stored_hash(&self.nodes, &self.operands, &self.meta, self.filed);
+        self.index.reserve(more, rehash);
     }
 
     /// The number of nodes.
@@ -299,13 +295,9 @@ impl Pool {
         };
         self.nodes.push(stored);
         self.meta.push(meta);
-        let (ns, ops, ms, filed) = (&self.nodes, &self.operands, &self.meta, self.filed);
         let hash = filing::hash(low, anchored.flatten().map(|a| a.0));
-        self.index.insert_unique(hash, id, |&id| {
-            table_hash(filed, ms[id.index()].hash as u32, || {
-                stored_anchor(ns, ops, id)
-            })
-        });
+        let rehash = stored_hash(&self.nodes, &self.operands, &self.meta, self.filed);
+        self.index.insert_unique(hash, id, rehash);
         id
     }
 
@@ -377,6 +369,20 @@ fn tag(node: &Node<'_>) -> u64 {
 /// hash: uniformly while the table is small, else near its anchor (`engine::filing`), the
 /// newest child that is not a number.
 #[inline]
+/// The table hash of a stored node, for the table to rehash its entries as it grows.
+fn stored_hash<'a>(
+    nodes: &'a [Stored],
+    operands: &'a [ExprId],
+    meta: &'a [Meta],
+    filed: bool,
+) -> impl Fn(&ExprId) -> u64 + 'a {
+    move |&id| {
+        table_hash(filed, meta[id.index()].hash as u32, || {
+            stored_anchor(nodes, operands, id)
+        })
+    }
+}
+
 fn table_hash(filed: bool, low: u32, anchor: impl FnOnce() -> Option<ExprId>) -> u64 {
     filing::hash(low, if filed { anchor().map(|a| a.0) } else { None })
 }
