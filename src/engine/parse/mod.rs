@@ -147,13 +147,14 @@ pub fn parse<'a>(src: &'a str, opts: &ParseOptions) -> Result<Ast<'a>, ParseErro
             Span::new(0, src.len()),
         ));
     }
-    // Up to one syntax node per two or three bytes (`x1 - x0^2` is six nodes in nine):
-    // room for them up front, so a large expression's arena is not copied as it grows.
+    // Up to one syntax node per two or three bytes (`x1 - x0^2` is six nodes in nine), and
+    // an operand of a chain or call per four or so: room for them up front, so a large
+    // expression's arena is not copied as it grows (untouched room costs no memory).
     let mut p = Parser {
         lexer,
         current: first,
         nodes: Vec::with_capacity(src.len() / 2 + 1),
-        items: Vec::with_capacity(src.len() / 8 + 1),
+        items: Vec::with_capacity(src.len() / 4 + 1),
         open: Vec::new(),
         max_depth: opts.max_depth,
     };
