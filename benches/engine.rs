@@ -14,6 +14,8 @@ use std::time::Duration;
 
 #[path = "common/rosenbrock.rs"]
 mod rosenbrock;
+#[path = "common/sheet4a.rs"]
+mod sheet4a;
 
 use rosenbrock::with_gradient;
 
@@ -25,7 +27,7 @@ use nabla::engine::{compile, Tape};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const W1: &str = "0.5*x^2 + y*z - ln(1+exp(x^2*y^3*z))";
+use sheet4a::{by_hand as w1_by_hand, SOURCE as W1};
 
 /// Parses, differentiates and compiles `[value, gradient...]` of `src`: the workload
 /// "parse+differentiate+compile".
@@ -39,21 +41,6 @@ fn value_and_gradient(src: &str, vars: &[String]) -> (Tape, Tape) {
     let (pool, roots, ids) = with_gradient(src, vars);
     let value = compile(&pool, &roots[..1], &ids).expect("inputs");
     (value, compile(&pool, &roots, &ids).expect("inputs"))
-}
-
-/// The sheet's 4a by hand: value and gradient, as a person would write it.
-#[inline(never)]
-fn w1_by_hand(x: f64, y: f64, z: f64) -> [f64; 4] {
-    let y3 = y * y * y;
-    let u = x * x * y3 * z;
-    let e = u.exp();
-    let s = e / (1.0 + e);
-    [
-        0.5 * x * x + y * z - (1.0 + e).ln(),
-        x - 2.0 * x * y3 * z * s,
-        z - 3.0 * x * x * y * y * z * s,
-        y - x * x * y3 * s,
-    ]
 }
 
 fn w1(c: &mut Criterion) {

@@ -85,6 +85,17 @@ pub struct Config {
     #[arg(long, env = "NABLA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Run small programs at one point as machine code (x86-64 only; the same results as
+    /// the interpreter, bit for bit). `false` for systems whose policy forbids executable
+    /// memory; where the system refuses it anyway, the interpreter serves.
+    #[arg(
+        long,
+        env = "NABLA_NATIVE_CODE",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub native_code: bool,
+
     /// Check that a server answers on `--addr` (its `/healthz`), then exit: 0 if it does.
     /// For a container's HEALTHCHECK, where there is no curl.
     #[arg(long)]

@@ -49,7 +49,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(addr = %config.addr, "nabla listening");
+        nabla::engine::native::set_enabled(config.native_code);
+        tracing::info!(
+            addr = %config.addr,
+            native_code = config.native_code && nabla::engine::native::supported(),
+            "nabla listening"
+        );
         let state = nabla::http::state(config);
         match nabla::serve(listener, state, shutdown_signal()).await {
             Ok(()) => {

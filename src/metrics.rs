@@ -1,6 +1,6 @@
 //! Prometheus metrics, kept in memory and rendered as text exposition at `/metrics`:
 //! requests by route and status, request latency, cache hits, misses, entries and
-//! weight, and compile times.
+//! weight, compile times, and the machine code held.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -136,6 +136,9 @@ impl Metrics {
         );
         let _ = writeln!(out, "# HELP nabla_cache_entries Compiled programs in the cache.\n# TYPE nabla_cache_entries gauge\nnabla_cache_entries {entries}");
         let _ = writeln!(out, "# HELP nabla_cache_bytes Estimated memory held by the cache.\n# TYPE nabla_cache_bytes gauge\nnabla_cache_bytes {bytes}");
+        let (programs, code) = crate::engine::native::live();
+        let _ = writeln!(out, "# HELP nabla_native_programs Programs holding machine code (the process's, cached or not).\n# TYPE nabla_native_programs gauge\nnabla_native_programs {programs}");
+        let _ = writeln!(out, "# HELP nabla_native_code_bytes Memory mapped for machine code.\n# TYPE nabla_native_code_bytes gauge\nnabla_native_code_bytes {code}");
         out.push_str(
             "# HELP nabla_compile_duration_seconds Time to differentiate and compile a program.\n",
         );

@@ -46,7 +46,7 @@ fn check(expected: usize, got: usize) -> Result<(), LengthMismatch> {
 
 /// The value of `op` on its operands (`c` is read by the three-operand operations only).
 #[inline(always)]
-fn apply(op: Op, a: f64, b: f64, c: impl FnOnce() -> f64) -> f64 {
+pub(crate) fn apply(op: Op, a: f64, b: f64, c: impl FnOnce() -> f64) -> f64 {
     match op {
         Op::Add => a + b,
         Op::Sub => a - b,
@@ -137,8 +137,31 @@ fn run(s: &mut [f64], instrs: &[Instr], in_bounds: bool) {
 
 impl Tape {
     /// Evaluates at one point: `inputs` in input order, results into `out` in root order.
-    /// `scratch` is reused between calls to avoid allocating.
+    /// `scratch` is reused between calls to avoid allocating. From the second call on, the
+    /// program runs as machine code where the platform allows (see [`super::native`]),
+    /// with the interpreter's results bit for bit.
     pub fn eval_into(
+        &self,
+        inputs: &[f64],
+        out: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) -> Result<(), LengthMismatch> {
+        check(self.inputs, inputs.len())?;
+        check(self.outputs, out.len())?;
+        if let Some(native) = self.native.get(self) {
+            scratch.resize(self.slots, 0.0);
+            // SAFETY: `scratch` holds `slots` numbers, `inputs` and `out` were checked
+            // against the program's lengths, and `inputs` is a shared borrow, so it does
+            // not overlap the others.
+            unsafe { native.run(scratch.as_mut_ptr(), inputs.as_ptr(), out.as_mut_ptr()) };
+            return Ok(());
+        }
+        self.interpret_into(inputs, out, scratch)
+    }
+
+    /// [`Tape::eval_into`] by the interpreter alone, whether or not the program has
+    /// machine code: the reference the machine code is tested against.
+    pub fn interpret_into(
         &self,
         inputs: &[f64],
         out: &mut [f64],

@@ -9,6 +9,7 @@
 //! - [`print`]: text that parses back, and LaTeX;
 //! - [`compile`]: DAG roots to a straight-line [`Tape`];
 //! - [`tape`] and [`eval`]: the program and its evaluation at one point or a batch.
+//! - [`native`]: a small program as machine code, for one point without dispatch.
 
 pub mod compile;
 pub mod diff;
@@ -16,6 +17,7 @@ pub mod eval;
 pub mod expr;
 mod filing;
 pub mod func;
+pub mod native;
 pub mod parse;
 pub mod print;
 pub mod tape;

@@ -7,6 +7,7 @@
 //! instructions, before its slot is written again.
 
 use super::func::Func;
+use super::native;
 
 /// An instruction's operation: one flat set, so evaluation dispatches once. Unary
 /// operations ignore their second operand.
@@ -161,6 +162,54 @@ impl Op {
         matches!(self, Op::MulAdd | Op::MulSub | Op::MulRsub | Op::Mul3)
     }
 
+    /// How many operands the operation reads: 1 (`a`), 2 (`a`, `b`) or 3.
+    pub fn operands(self) -> usize {
+        match self {
+            Op::MulAdd | Op::MulSub | Op::MulRsub | Op::Mul3 => 3,
+            Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Powf
+            | Op::SoftplusE
+            | Op::SoftplusNegE
+            | Op::SigmoidE
+            | Op::SigmoidNegE
+            | Op::Atan2
+            | Op::Hypot
+            | Op::Rem
+            | Op::Min
+            | Op::Max => 2,
+            Op::Neg
+            | Op::Recip
+            | Op::Sqrt
+            | Op::ExpNegAbs
+            | Op::Exp
+            | Op::Ln
+            | Op::Log2
+            | Op::Log10
+            | Op::Abs
+            | Op::Sign
+            | Op::Signum
+            | Op::Sin
+            | Op::Cos
+            | Op::Tan
+            | Op::Asin
+            | Op::Acos
+            | Op::Atan
+            | Op::Sinh
+            | Op::Cosh
+            | Op::Tanh
+            | Op::Asinh
+            | Op::Acosh
+            | Op::Atanh
+            | Op::Floor
+            | Op::Ceil
+            | Op::Round
+            | Op::Trunc => 1,
+        }
+    }
+
     /// Whether `a op b = b op a`, so hash-consing may order the operands.
     pub fn is_commutative(self) -> bool {
         matches!(self, Op::Add | Op::Mul | Op::Min | Op::Max | Op::Hypot)
@@ -313,6 +362,9 @@ pub struct Tape {
     /// The instructions with their input operands in the ring's lanes, for batches (empty
     /// when `ring == inputs`: then `instrs` serve).
     pub(crate) ring_instrs: Vec<Instr>,
+    /// The program as machine code, made on its second one-point evaluation where the
+    /// platform allows (see [`native`]).
+    pub(crate) native: native::Lazy,
 }
 
 impl Tape {
@@ -380,6 +432,7 @@ impl Tape {
             outputs,
             emits,
             in_bounds,
+            native: native::Lazy::default(),
         }
     }
 
@@ -425,9 +478,28 @@ impl Tape {
         &self.emits
     }
 
-    /// An estimate of the memory the program holds, in bytes (for cache weights).
+    /// Makes the program's machine code now rather than on its second one-point
+    /// evaluation (whether or not native code is [`native::enabled`]); returns whether
+    /// one-point evaluation runs it (false where the platform cannot, see [`native`]).
+    pub fn make_native(&self) -> bool {
+        self.native.make(self).is_some()
+    }
+
+    /// The size of the program's machine code in bytes, once made (see [`native`]).
+    pub fn native_code_bytes(&self) -> Option<usize> {
+        self.native.code_bytes()
+    }
+
+    /// An estimate of the memory the program holds, in bytes (for cache weights),
+    /// counting the machine code it may come to have: a page and 32 bytes an instruction.
     pub fn weight_bytes(&self) -> usize {
-        std::mem::size_of::<Tape>()
+        let native = if native::supported() && self.len() <= native::MAX_INSTRUCTIONS {
+            4096 + 32 * self.len()
+        } else {
+            0
+        };
+        native
+            + std::mem::size_of::<Tape>()
             + (self.instrs.len() + self.ring_instrs.len()) * std::mem::size_of::<Instr>()
             + self.consts.len() * std::mem::size_of::<(u32, f64)>()
             + self.emits.len() * std::mem::size_of::<Emit>()

@@ -9,6 +9,7 @@ mod grade;
 mod hostile;
 mod http;
 mod meval_diff;
+mod native;
 mod openapi;
 mod parse;
 mod print;

@@ -47,6 +47,15 @@ fn point() -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec(-2.0f64..2.0, 3)
 }
 
+/// A point whose coordinates are ordinary or special (zeros, huge, infinite, NaN).
+fn wild_point() -> impl Strategy<Value = Vec<f64>> {
+    let coordinate = prop_oneof![
+        3 => -2.0f64..2.0,
+        1 => prop::sample::select(&crate::native::SPECIAL[..]),
+    ];
+    prop::collection::vec(coordinate, 3)
+}
+
 /// Value and gradient, compiled from the canonical DAG.
 fn compiled(src: &str, p: &[f64]) -> Vec<f64> {
     crate::support::value_and_gradient_tape(src, &VARS)
@@ -168,6 +177,12 @@ proptest! {
             let back = expr(&mut pool, &text);
             prop_assert_eq!(back, id, "{} printed {} parses to {}", src, text, print::text(&pool, back));
         }
+    }
+
+    #[test]
+    fn native_code_equals_the_interpreter(src in smooth_expr(), p in wild_point()) {
+        let tape = crate::support::value_and_gradient_tape(&src, &VARS);
+        crate::native::check_native(&tape, &p, &src);
     }
 
     #[test]

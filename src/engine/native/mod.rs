@@ -1,0 +1,197 @@
+//! Native code for small programs: one-point evaluation without an interpreter's dispatch.
+//!
+//! A tape evaluated at one point pays the interpreter about a dozen machine operations per
+//! instruction (its fields, the jump table, the operand loads) against one or two of
+//! arithmetic. Here a tape becomes x86-64 machine code instead: each instruction its
+//! operand loads, its arithmetic (the four operations, square root, negation, absolute
+//! value and the fused products) or a call to the same Rust function the interpreter
+//! applies, and a store. The results are bitwise the interpreter's: the same IEEE
+//! operations in the same order, no fused multiply-add (`tests/it/native.rs` checks it on
+//! random programs and every operation).
+//!
+//! A tape's code is made when it is evaluated at one point a second time (a program
+//! evaluated once is not worth the system calls; the service's cache makes a program
+//! used again), and only for tapes of at most [`MAX_INSTRUCTIONS`]. Where the platform is
+//! not x86-64 with the System V calling convention, where the system refuses executable
+//! memory, or when the operator turned it off ([`set_enabled`], the service's
+//! `--native-code false`), there is no native code and the interpreter serves: the same
+//! results, slower.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use super::tape::Tape;
+
+#[cfg(all(target_arch = "x86_64", unix))]
+mod memory;
+#[cfg(all(target_arch = "x86_64", unix))]
+mod x64;
+
+/// The largest program made native, in instructions (its code is up to about 70 bytes an
+/// instruction, 30 typically). Larger programs are evaluated at many points in batches,
+/// where the interpreter's dispatch is shared among the points anyway.
+pub const MAX_INSTRUCTIONS: usize = 1 << 16;
+
+/// Whether tapes are made native: on unless the operator turns it off.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns native code on or off for tapes not yet made native (those already native keep
+/// their code). Call it at start-up.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether native code is on (see [`set_enabled`]).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Whether this platform can run native code at all (x86-64, System V calling convention).
+pub const fn supported() -> bool {
+    cfg!(all(target_arch = "x86_64", unix))
+}
+
+/// The programs holding machine code now in this process, and the bytes mapped for it.
+/// At most [`MAX_LIVE_PROGRAMS`] and [`MAX_LIVE_BYTES`]: past them, programs are
+/// interpreted.
+pub fn live() -> (usize, usize) {
+    #[cfg(all(target_arch = "x86_64", unix))]
+    return memory::live();
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    (0, 0)
+}
+
+/// The most programs holding machine code at once. Each program's code is a mapping of its
+/// own, and the system allows a process some 65,000 in all (`vm.max_map_count`), the
+/// allocator's included.
+pub const MAX_LIVE_PROGRAMS: usize = 4096;
+
+/// The most bytes mapped for machine code at once.
+pub const MAX_LIVE_BYTES: usize = 256 << 20;
+
+/// A tape's machine code, ready to run.
+pub(crate) struct Native {
+    #[cfg(all(target_arch = "x86_64", unix))]
+    code: memory::Executable,
+    /// Never constructed where there is no code generator.
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    _none: std::convert::Infallible,
+}
+
+impl Native {
+    /// The machine code of `tape`, or `None` where there can be none (see the module docs).
+    #[cfg(all(target_arch = "x86_64", unix))]
+    fn new(tape: &Tape) -> Option<Native> {
+        if !tape.in_bounds || tape.len() > MAX_INSTRUCTIONS {
+            return None;
+        }
+        let bytes = x64::generate(tape)?;
+        Some(Native {
+            code: memory::Executable::new(&bytes)?,
+        })
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    fn new(_: &Tape) -> Option<Native> {
+        None
+    }
+
+    /// Runs the program once.
+    ///
+    /// # Safety
+    /// `slots` points at the tape's `slots()` numbers, `inputs` at its `inputs()` numbers
+    /// and `out` at its `outputs()` numbers, `inputs` not overlapping the others.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    pub(crate) unsafe fn run(&self, slots: *mut f64, inputs: *const f64, out: *mut f64) {
+        // SAFETY: the code was generated for this calling convention and signature (see
+        // `x64::generate`); it reads and writes only within the buffers the caller vouches
+        // for, at the slots `Tape::in_bounds` checked.
+        unsafe {
+            let f: unsafe extern "C" fn(*mut f64, *const f64, *mut f64) =
+                std::mem::transmute(self.code.entry());
+            f(slots, inputs, out)
+        }
+    }
+
+    /// Never called: there is no `Native` here.
+    ///
+    /// # Safety
+    /// None needed.
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    pub(crate) unsafe fn run(&self, _: *mut f64, _: *const f64, _: *mut f64) {
+        match self._none {}
+    }
+
+    /// The size of the machine code, in bytes.
+    pub(crate) fn code_bytes(&self) -> usize {
+        #[cfg(all(target_arch = "x86_64", unix))]
+        return self.code.len();
+        #[cfg(not(all(target_arch = "x86_64", unix)))]
+        match self._none {}
+    }
+}
+
+impl fmt::Debug for Native {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Native({} bytes)", self.code_bytes())
+    }
+}
+
+/// A tape's native code, made on its second one-point evaluation (see the module docs).
+/// Clones share the code.
+#[derive(Default)]
+pub(crate) struct Lazy {
+    /// One-point evaluations before the code was made (counts to 2 at most, in practice).
+    calls: AtomicU32,
+    /// The code once made: `None` if it cannot be.
+    code: OnceLock<Option<Arc<Native>>>,
+}
+
+impl Lazy {
+    /// The code of `tape` (whose field this is), making it on the second call.
+    #[inline]
+    pub(crate) fn get(&self, tape: &Tape) -> Option<&Native> {
+        if let Some(code) = self.code.get() {
+            return code.as_deref();
+        }
+        if !supported() || !enabled() || tape.len() > MAX_INSTRUCTIONS {
+            return None;
+        }
+        if self.calls.fetch_add(1, Ordering::Relaxed) == 0 {
+            return None;
+        }
+        self.make(tape)
+    }
+
+    /// The code of `tape`, made now if it is not yet (whatever [`enabled`] says).
+    pub(crate) fn make(&self, tape: &Tape) -> Option<&Native> {
+        self.code
+            .get_or_init(|| Native::new(tape).map(Arc::new))
+            .as_deref()
+    }
+
+    /// The size of the code, if made.
+    pub(crate) fn code_bytes(&self) -> Option<usize> {
+        self.code.get()?.as_ref().map(|n| n.code_bytes())
+    }
+}
+
+impl Clone for Lazy {
+    fn clone(&self) -> Lazy {
+        Lazy {
+            calls: AtomicU32::new(self.calls.load(Ordering::Relaxed)),
+            code: self.code.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Lazy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code.get() {
+            Some(Some(n)) => n.fmt(f),
+            Some(None) => f.write_str("Interpreted"),
+            None => f.write_str("NotYetNative"),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! x86-64 machine code for a tape, System V calling convention.
+//!
+//! The code is `extern "C" fn(slots: *mut f64, inputs: *const f64, out: *mut f64)`. It
+//! keeps `slots` in rbx, `inputs` in rbp and `out` in r14 (callee-saved registers, so the
+//! calls into Rust keep them), an instruction's operands in xmm0, xmm1 and xmm2 and its
+//! result in xmm0, then in its slot. Inputs are read where the caller has them, constants
+//! are immediates; a value still in xmm0 from the instruction before is not loaded again.
+
+use super::super::eval::apply;
+use super::super::tape::{Op, Tape};
+
+/// rbx: the slots.
+const SLOTS: u8 = 3;
+/// rbp: the inputs.
+const INPUTS: u8 = 5;
+/// r14: the outputs.
+const OUT: u8 = 14;
+
+/// Where an operand comes from.
+#[derive(Clone, Copy)]
+enum Operand {
+    /// `[base + disp]`.
+    Mem { base: u8, disp: i32 },
+    /// A constant's bits.
+    Const(u64),
+}
+
+/// The machine code of `tape`, or `None` if a slot lies beyond a 32-bit displacement or
+/// an output is out of bounds. The caller has checked the instructions' slots
+/// (`Tape::in_bounds`); the emits are checked here: the code reads and writes memory
+/// without checks.
+pub(super) fn generate(tape: &Tape) -> Option<Vec<u8>> {
+    if !tape
+        .emits
+        .iter()
+        .all(|e| (e.slot as usize) < tape.slots && (e.output as usize) < tape.outputs)
+    {
+        return None;
+    }
+    let mut consts = vec![None; tape.slots];
+    for &(slot, v) in &tape.consts {
+        *consts.get_mut(slot as usize)? = Some(v.to_bits());
+    }
+    let disp = |index: u32| i32::try_from(u64::from(index) * 8).ok();
+    let operand = |slot: u32| -> Option<Operand> {
+        Some(if (slot as usize) < tape.inputs {
+            Operand::Mem {
+                base: INPUTS,
+                disp: disp(slot)?,
+            }
+        } else if let Some(bits) = *consts.get(slot as usize)? {
+            Operand::Const(bits)
+        } else {
+            Operand::Mem {
+                base: SLOTS,
+                disp: disp(slot)?,
+            }
+        })
+    };
+    let mut asm = Asm {
+        code: Vec::with_capacity(32 + 32 * tape.instrs.len() + 16 * tape.emits.len()),
+        held: None,
+    };
+    // push rbx; push rbp; push r14 (the stack is 16-byte aligned for calls after three
+    // pushes); mov rbx, rdi; mov rbp, rsi; mov r14, rdx.
+    asm.bytes(&[0x53, 0x55, 0x41, 0x56]);
+    asm.bytes(&[0x48, 0x89, 0xFB, 0x48, 0x89, 0xF5, 0x49, 0x89, 0xD6]);
+    let mut emits = tape.emits.iter().peekable();
+    for (at, ins) in tape.instrs.iter().enumerate() {
+        while let Some(e) = emits.next_if(|e| e.at as usize <= at) {
+            asm.operand(0, e.slot, operand(e.slot)?);
+            asm.store(OUT, disp(e.output)?);
+        }
+        // The second and third operands first: they may be copied from xmm0.
+        let n = ins.op.operands();
+        if n >= 3 {
+            asm.operand(2, ins.c, operand(ins.c)?);
+        }
+        if n >= 2 {
+            asm.operand(1, ins.b, operand(ins.b)?);
+        }
+        asm.operand(0, ins.a, operand(ins.a)?);
+        asm.op(ins.op);
+        asm.store(SLOTS, disp(ins.dst)?);
+        asm.held = Some(ins.dst);
+    }
+    for e in emits {
+        asm.operand(0, e.slot, operand(e.slot)?);
+        asm.store(OUT, disp(e.output)?);
+    }
+    // pop r14; pop rbp; pop rbx; ret.
+    asm.bytes(&[0x41, 0x5E, 0x5D, 0x5B, 0xC3]);
+    Some(asm.code)
+}
+
+/// The code so far, and what xmm0 holds.
+struct Asm {
+    code: Vec<u8>,
+    /// The slot whose current value xmm0 holds.
+    held: Option<u32>,
+}
+
+/// `0x66`: packed-double and 64-bit-move prefix.
+const P66: u8 = 0x66;
+/// `0xF2`: scalar-double prefix.
+const PF2: u8 = 0xF2;
+
+impl Asm {
+    fn bytes(&mut self, b: &[u8]) {
+        self.code.extend_from_slice(b);
+    }
+
+    /// `prefix [REX.B] 0F opcode` with register `xmm` and memory `[base + disp]`.
+    fn xmm_mem(&mut self, prefix: u8, opcode: u8, xmm: u8, base: u8, disp: i32) {
+        self.code.push(prefix);
+        if base >= 8 {
+            self.code.push(0x41);
+        }
+        self.bytes(&[0x0F, opcode]);
+        // rbx, rbp and r14 need no SIB byte with a displacement.
+        let rm = base & 7;
+        debug_assert!(rm != 4);
+        match i8::try_from(disp) {
+            Ok(d) => self.bytes(&[0x40 | xmm << 3 | rm, d as u8]),
+            Err(_) => {
+                self.code.push(0x80 | xmm << 3 | rm);
+                self.bytes(&disp.to_le_bytes());
+            }
+        }
+    }
+
+    /// `prefix 0F opcode` with registers `dst` and `src`.
+    fn xmm_xmm(&mut self, prefix: u8, opcode: u8, dst: u8, src: u8) {
+        self.bytes(&[prefix, 0x0F, opcode, 0xC0 | dst << 3 | src]);
+    }
+
+    /// `mov rax, bits; movq xmm, rax`.
+    fn constant(&mut self, xmm: u8, bits: u64) {
+        self.bytes(&[0x48, 0xB8]);
+        self.bytes(&bits.to_le_bytes());
+        self.bytes(&[P66, 0x48, 0x0F, 0x6E, 0xC0 | xmm << 3]);
+    }
+
+    /// Puts the value of `slot` (at `from`) into register `xmm`.
+    fn operand(&mut self, xmm: u8, slot: u32, from: Operand) {
+        if self.held == Some(slot) {
+            if xmm != 0 {
+                self.xmm_xmm(P66, 0x28, xmm, 0); // movapd
+            }
+            return;
+        }
+        match from {
+            Operand::Mem { base, disp } => self.xmm_mem(PF2, 0x10, xmm, base, disp), // movsd
+            Operand::Const(bits) => self.constant(xmm, bits),
+        }
+        if xmm == 0 {
+            self.held = Some(slot);
+        }
+    }
+
+    /// `movsd [base + disp], xmm0`.
+    fn store(&mut self, base: u8, disp: i32) {
+        self.xmm_mem(PF2, 0x11, 0, base, disp);
+    }
+
+    /// `xmm0 = op(xmm0, xmm1, xmm2)`, the same IEEE operations as `eval::apply`.
+    fn op(&mut self, op: Op) {
+        const ADD: u8 = 0x58;
+        const MUL: u8 = 0x59;
+        const SUB: u8 = 0x5C;
+        const DIV: u8 = 0x5E;
+        match op {
+            Op::Add => self.xmm_xmm(PF2, ADD, 0, 1),
+            Op::Sub => self.xmm_xmm(PF2, SUB, 0, 1),
+            Op::Mul => self.xmm_xmm(PF2, MUL, 0, 1),
+            Op::Div => self.xmm_xmm(PF2, DIV, 0, 1),
+            Op::Sqrt => self.xmm_xmm(PF2, 0x51, 0, 0),
+            Op::Neg => {
+                self.constant(1, 1 << 63);
+                self.xmm_xmm(P66, 0x57, 0, 1); // xorpd
+            }
+            Op::Abs => {
+                self.constant(1, !(1 << 63));
+                self.xmm_xmm(P66, 0x54, 0, 1); // andpd
+            }
+            Op::Recip => {
+                self.constant(1, 1f64.to_bits());
+                self.xmm_xmm(PF2, DIV, 1, 0);
+                self.xmm_xmm(P66, 0x28, 0, 1);
+            }
+            // Two roundings, like the interpreter: no fused multiply-add.
+            Op::MulAdd => {
+                self.xmm_xmm(PF2, MUL, 1, 2);
+                self.xmm_xmm(PF2, ADD, 0, 1);
+            }
+            Op::MulSub => {
+                self.xmm_xmm(PF2, MUL, 1, 2);
+                self.xmm_xmm(PF2, SUB, 0, 1);
+            }
+            Op::MulRsub => {
+                self.xmm_xmm(PF2, MUL, 1, 2);
+                self.xmm_xmm(PF2, SUB, 1, 0);
+                self.xmm_xmm(P66, 0x28, 0, 1);
+            }
+            Op::Mul3 => {
+                self.xmm_xmm(PF2, MUL, 0, 1);
+                self.xmm_xmm(PF2, MUL, 0, 2);
+            }
+            _ => {
+                // mov rax, f; call rax
+                self.bytes(&[0x48, 0xB8]);
+                self.bytes(&(callout(op) as usize as u64).to_le_bytes());
+                self.bytes(&[0xFF, 0xD0]);
+            }
+        }
+    }
+}
+
+/// One Rust function per operation, `apply` with the operation known.
+macro_rules! callouts {
+    ($($op:ident)*) => {
+        /// The function computing `op` for the code to call: the interpreter's `apply`.
+        fn callout(op: Op) -> extern "C" fn(f64, f64, f64) -> f64 {
+            match op {
+                $(Op::$op => {
+                    extern "C" fn f(a: f64, b: f64, c: f64) -> f64 {
+                        apply(Op::$op, a, b, || c)
+                    }
+                    f
+                })*
+            }
+        }
+    };
+}
+
+callouts!(
+    Add Sub Mul Div Neg Recip Sqrt Powf ExpNegAbs SoftplusE SoftplusNegE SigmoidE SigmoidNegE
+    Exp Ln Log2 Log10 Abs Sign Signum Sin Cos Tan Asin Acos Atan Sinh Cosh Tanh Asinh Acosh
+    Atanh Floor Ceil Round Trunc Atan2 Hypot Rem Min Max MulAdd MulSub MulRsub Mul3
+);

@@ -1,0 +1,233 @@
+//! Machine code against the interpreter: every operation, emits of every kind of slot,
+//! programs past the short displacements, and when the code is made. Random programs are
+//! in `props` (`native_code_equals_the_interpreter`).
+
+use nabla::engine::native;
+use nabla::engine::tape::Op;
+use nabla::engine::Tape;
+
+use crate::support::value_and_gradient_tape;
+
+/// Every operation of the tape, to check that the expressions below reach each one.
+const ALL_OPS: [Op; 45] = [
+    Op::Add,
+    Op::Sub,
+    Op::Mul,
+    Op::Div,
+    Op::Neg,
+    Op::Recip,
+    Op::Sqrt,
+    Op::Powf,
+    Op::ExpNegAbs,
+    Op::SoftplusE,
+    Op::SoftplusNegE,
+    Op::SigmoidE,
+    Op::SigmoidNegE,
+    Op::Exp,
+    Op::Ln,
+    Op::Log2,
+    Op::Log10,
+    Op::Abs,
+    Op::Sign,
+    Op::Signum,
+    Op::Sin,
+    Op::Cos,
+    Op::Tan,
+    Op::Asin,
+    Op::Acos,
+    Op::Atan,
+    Op::Sinh,
+    Op::Cosh,
+    Op::Tanh,
+    Op::Asinh,
+    Op::Acosh,
+    Op::Atanh,
+    Op::Floor,
+    Op::Ceil,
+    Op::Round,
+    Op::Trunc,
+    Op::Atan2,
+    Op::Hypot,
+    Op::Rem,
+    Op::Min,
+    Op::Max,
+    Op::MulAdd,
+    Op::MulSub,
+    Op::MulRsub,
+    Op::Mul3,
+];
+
+/// Numbers that take every branch: signs, zeros, the edges of domains, huge, tiny,
+/// infinite and NaN.
+pub const SPECIAL: [f64; 16] = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    -0.75,
+    2.5,
+    -3.25,
+    800.0,
+    -800.0,
+    1e300,
+    -1e-310,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    0.3,
+];
+
+/// Whether two results are the same number: the same bits, or both NaN (a NaN's payload
+/// is not part of the contract, and JSON has no NaN).
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// Evaluates `tape` at `point` by machine code and by the interpreter and compares the
+/// results bit for bit. The machine code is made first where the platform allows.
+pub fn check_native(tape: &Tape, point: &[f64], what: &str) {
+    assert_eq!(tape.make_native(), native::supported(), "{what}");
+    let mut scratch = Vec::new();
+    let (mut by_code, mut by_interpreter) = (vec![0.0; tape.outputs()], vec![0.0; tape.outputs()]);
+    tape.eval_into(point, &mut by_code, &mut scratch)
+        .expect("lengths");
+    tape.interpret_into(point, &mut by_interpreter, &mut Vec::new())
+        .expect("lengths");
+    for (k, (a, b)) in by_code.iter().zip(&by_interpreter).enumerate() {
+        assert!(
+            same(*a, *b),
+            "{what} at {point:?}, output {k}: machine code {a:e}, interpreter {b:e}"
+        );
+    }
+}
+
+#[test]
+fn every_operation_gives_the_interpreters_bits() {
+    let exprs = [
+        "x + y",
+        "x - y",
+        "x*y",
+        "x/y",
+        "-x",
+        "1/x",
+        "sqrt(x)",
+        "x^y",
+        "x^2.5",
+        "softplus(x)",
+        "softplus(-x)",
+        "sigmoid(x)",
+        "sigmoid(-x)",
+        "exp(x)",
+        "ln(x)",
+        "log2(x)",
+        "log10(x)",
+        "abs(x)",
+        "sign(x)",
+        "signum(x)",
+        "sin(x)",
+        "cos(x)",
+        "tan(x)",
+        "asin(x)",
+        "acos(x)",
+        "atan(x)",
+        "sinh(x)",
+        "cosh(x)",
+        "tanh(x)",
+        "asinh(x)",
+        "acosh(x)",
+        "atanh(x)",
+        "floor(x)",
+        "ceil(x)",
+        "round(x)",
+        "trunc(x)",
+        "atan2(x, y)",
+        "hypot(x, y)",
+        "x % y",
+        "min(x, y)",
+        "max(x, y)",
+        "x*y + x",
+        "x - y*sin(x)",
+        "x*y - sin(x)",
+        "x*y*sin(x)",
+    ];
+    let mut seen = Vec::new();
+    for src in exprs {
+        let tape = value_and_gradient_tape(src, &["x", "y"]);
+        seen.extend(tape.instrs().iter().map(|i| i.op));
+        for &x in &SPECIAL {
+            for &y in &SPECIAL {
+                check_native(&tape, &[x, y], src);
+            }
+        }
+    }
+    let missing: Vec<Op> = ALL_OPS
+        .into_iter()
+        .filter(|op| !seen.contains(op))
+        .collect();
+    assert!(missing.is_empty(), "no expression above runs {missing:?}");
+}
+
+#[test]
+fn outputs_that_are_inputs_or_constants_are_read_out() {
+    // d/dx = y (an input), d/dy = x + 3, d/dz = 3 (a constant), value read out early.
+    let tape = value_and_gradient_tape("x*y + 3*z + 3*y", &["x", "y", "z"]);
+    check_native(&tape, &[1.5, -2.0, 0.25], "inputs and constants");
+    let mut out = [0.0; 4];
+    tape.eval_into(&[1.5, -2.0, 0.25], &mut out, &mut Vec::new())
+        .expect("lengths");
+    assert_eq!(out, [-8.25, -2.0, 4.5, 3.0]);
+}
+
+#[test]
+fn programs_past_the_short_displacements_give_the_interpreters_bits() {
+    // 60 inputs, 61 outputs, 78 slots: offsets past 127 bytes (slot 16 on) take the long
+    // encoding.
+    let n = 60;
+    let tape = value_and_gradient_tape(
+        &crate::rosenbrock(n),
+        &(0..n)
+            .map(|i| format!("x{i}"))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(tape.slots() > 16, "{} slots", tape.slots());
+    for k in 0..5 {
+        let point: Vec<f64> = (0..n)
+            .map(|i| ((i * 7 + k * 13) % 17) as f64 / 4.0 - 2.0)
+            .collect();
+        check_native(&tape, &point, "rosenbrock 60");
+    }
+}
+
+#[test]
+fn the_code_is_made_on_the_second_evaluation_at_one_point() {
+    let tape = value_and_gradient_tape("x*sin(y)", &["x", "y"]);
+    let mut out = [0.0; 3];
+    tape.eval_into(&[1.0, 2.0], &mut out, &mut Vec::new())
+        .expect("lengths");
+    assert_eq!(tape.native_code_bytes(), None);
+    let first = out;
+    tape.eval_into(&[1.0, 2.0], &mut out, &mut Vec::new())
+        .expect("lengths");
+    assert_eq!(tape.native_code_bytes().is_some(), native::supported());
+    assert_eq!(first.map(f64::to_bits), out.map(f64::to_bits));
+    // A clone shares the code.
+    assert_eq!(tape.clone().native_code_bytes(), tape.native_code_bytes());
+}
+
+#[test]
+fn wrong_lengths_are_errors_with_machine_code_too() {
+    let tape = value_and_gradient_tape("x*y", &["x", "y"]);
+    tape.make_native();
+    let mut out = [0.0; 3];
+    assert!(tape.eval_into(&[1.0], &mut out, &mut Vec::new()).is_err());
+    assert!(tape
+        .eval_into(&[1.0, 2.0], &mut out[..2], &mut Vec::new())
+        .is_err());
+    assert!(tape
+        .eval_into(&[1.0, 2.0], &mut out, &mut Vec::new())
+        .is_ok());
+}
