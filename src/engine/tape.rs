@@ -362,7 +362,7 @@ pub struct Tape {
     /// The instructions with their input operands in the ring's lanes, for batches (empty
     /// when `ring == inputs`: then `instrs` serve).
     pub(crate) ring_instrs: Vec<Instr>,
-    /// The program as machine code, made on its second one-point evaluation where the
+    /// The program as machine code, made on its `NATIVE_AFTER`th one-point evaluation where the
     /// platform allows (see [`native`]).
     pub(crate) native: native::Lazy,
 }
@@ -478,8 +478,8 @@ impl Tape {
         &self.emits
     }
 
-    /// Makes the program's machine code now rather than on its second one-point
-    /// evaluation (whether or not native code is [`native::enabled`]); returns whether
+    /// Makes the program's machine code now rather than on its
+    /// [`native::NATIVE_AFTER`]th one-point evaluation (whether or not native code is [`native::enabled`]); returns whether
     /// one-point evaluation runs it (false where the platform cannot, see [`native`]).
     pub fn make_native(&self) -> bool {
         self.native.make(self).is_some()

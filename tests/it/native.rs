@@ -203,11 +203,13 @@ fn programs_past_the_short_displacements_give_the_interpreters_bits() {
 }
 
 #[test]
-fn the_code_is_made_on_the_second_evaluation_at_one_point() {
+fn the_code_is_made_after_some_evaluations_at_one_point() {
     let tape = value_and_gradient_tape("x*sin(y)", &["x", "y"]);
     let mut out = [0.0; 3];
-    tape.eval_into(&[1.0, 2.0], &mut out, &mut Vec::new())
-        .expect("lengths");
+    for _ in 1..native::NATIVE_AFTER {
+        tape.eval_into(&[1.0, 2.0], &mut out, &mut Vec::new())
+            .expect("lengths");
+    }
     assert_eq!(tape.native_code_bytes(), None);
     let first = out;
     tape.eval_into(&[1.0, 2.0], &mut out, &mut Vec::new())

@@ -9,9 +9,11 @@
 //! operations in the same order, no fused multiply-add (`tests/it/native.rs` checks it on
 //! random programs and every operation).
 //!
-//! A tape's code is made when it is evaluated at one point a second time (a program
-//! evaluated once is not worth the system calls; the service's cache makes a program
-//! used again), and only for tapes of at most [`MAX_INSTRUCTIONS`]. Where the platform is
+//! A tape's code is made on its [`NATIVE_AFTER`]th evaluation at one point, and only for
+//! tapes of at most [`MAX_INSTRUCTIONS`]: making it costs system calls (9 us for the
+//! sheet's 4a, 17 instructions, where the code saves 30 ns a call), so a program evaluated
+//! a few times (a graded answer at its samples) stays interpreted, and one evaluated
+//! again and again (a cached program, a loop) gets code early in its life. Where the platform is
 //! not x86-64 with the System V calling convention, where the system refuses executable
 //! memory, or when the operator turned it off ([`set_enabled`], the service's
 //! `--native-code false`), there is no native code and the interpreter serves: the same
@@ -32,6 +34,9 @@ mod x64;
 /// instruction, 30 typically). Larger programs are evaluated at many points in batches,
 /// where the interpreter's dispatch is shared among the points anyway.
 pub const MAX_INSTRUCTIONS: usize = 1 << 16;
+
+/// One-point evaluations of a tape before its code is made (see the module docs).
+pub const NATIVE_AFTER: u32 = 256;
 
 /// Whether tapes are made native: on unless the operator turns it off.
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -138,18 +143,19 @@ impl fmt::Debug for Native {
     }
 }
 
-/// A tape's native code, made on its second one-point evaluation (see the module docs).
+/// A tape's native code, made on its [`NATIVE_AFTER`]th one-point evaluation (see the
+/// module docs).
 /// Clones share the code.
 #[derive(Default)]
 pub(crate) struct Lazy {
-    /// One-point evaluations before the code was made (counts to 2 at most, in practice).
+    /// One-point evaluations before the code was made (counts to [`NATIVE_AFTER`]).
     calls: AtomicU32,
     /// The code once made: `None` if it cannot be.
     code: OnceLock<Option<Arc<Native>>>,
 }
 
 impl Lazy {
-    /// The code of `tape` (whose field this is), making it on the second call.
+    /// The code of `tape` (whose field this is), making it on the [`NATIVE_AFTER`]th call.
     #[inline]
     pub(crate) fn get(&self, tape: &Tape) -> Option<&Native> {
         if let Some(code) = self.code.get() {
@@ -158,7 +164,7 @@ impl Lazy {
         if !supported() || !enabled() || tape.len() > MAX_INSTRUCTIONS {
             return None;
         }
-        if self.calls.fetch_add(1, Ordering::Relaxed) == 0 {
+        if self.calls.fetch_add(1, Ordering::Relaxed) + 1 < NATIVE_AFTER {
             return None;
         }
         self.make(tape)
