@@ -31,8 +31,10 @@ mod memory;
 mod x64;
 
 /// The largest program made native, in instructions (its code is up to about 70 bytes an
-/// instruction, 30 typically). Larger programs are evaluated at many points in batches,
-/// where the interpreter's dispatch is shared among the points anyway.
+/// instruction, 30 typically). Past it the code outgrows the processor's caches and runs
+/// little faster than the interpreter (W2 at n = 10,000, 99,988 instructions: 201 against
+/// 263 us, for 3 MB of code); many points go to the batch evaluator anyway, which shares
+/// the dispatch among them.
 pub const MAX_INSTRUCTIONS: usize = 1 << 16;
 
 /// One-point evaluations of a tape before its code is made (see the module docs).
