@@ -138,8 +138,8 @@ fn run(s: &mut [f64], instrs: &[Instr], in_bounds: bool) {
 impl Tape {
     /// Evaluates at one point: `inputs` in input order, results into `out` in root order.
     /// `scratch` is reused between calls to avoid allocating. After
-    /// [`super::native::NATIVE_AFTER`] calls, the program runs as machine code where the platform allows (see [`super::native`]),
-    /// with the interpreter's results bit for bit.
+    /// [`super::native::NATIVE_AFTER`] calls, the program runs as machine code where the
+    /// platform allows (see [`super::native`]), with the interpreter's results bit for bit.
     pub fn eval_into(
         &self,
         inputs: &[f64],

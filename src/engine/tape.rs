@@ -159,7 +159,7 @@ impl Op {
 
     /// Whether the operation reads a third operand `c`.
     pub fn is_ternary(self) -> bool {
-        matches!(self, Op::MulAdd | Op::MulSub | Op::MulRsub | Op::Mul3)
+        self.operands() == 3
     }
 
     /// How many operands the operation reads: 1 (`a`), 2 (`a`, `b`) or 3.
@@ -362,8 +362,8 @@ pub struct Tape {
     /// The instructions with their input operands in the ring's lanes, for batches (empty
     /// when `ring == inputs`: then `instrs` serve).
     pub(crate) ring_instrs: Vec<Instr>,
-    /// The program as machine code, made on its `NATIVE_AFTER`th one-point evaluation where the
-    /// platform allows (see [`native`]).
+    /// The program as machine code, made on its `NATIVE_AFTER`th one-point evaluation
+    /// where the platform allows (see [`native`]).
     pub(crate) native: native::Lazy,
 }
 
@@ -479,13 +479,15 @@ impl Tape {
     }
 
     /// Makes the program's machine code now rather than on its
-    /// [`native::NATIVE_AFTER`]th one-point evaluation (whether or not native code is [`native::enabled`]); returns whether
-    /// one-point evaluation runs it (false where the platform cannot, see [`native`]).
+    /// [`native::NATIVE_AFTER`]th one-point evaluation (whether or not native code is
+    /// [`native::enabled`]); returns whether one-point evaluation runs it (false where the
+    /// platform cannot, see [`native`]).
     pub fn make_native(&self) -> bool {
         self.native.make(self).is_some()
     }
 
-    /// The size of the program's machine code in bytes, once made (see [`native`]).
+    /// The memory mapped for the program's machine code once made, in bytes (whole pages;
+    /// see [`native`]).
     pub fn native_code_bytes(&self) -> Option<usize> {
         self.native.code_bytes()
     }

@@ -130,7 +130,7 @@ impl Native {
         match self._none {}
     }
 
-    /// The size of the machine code, in bytes.
+    /// The memory mapped for the machine code, in bytes (whole pages).
     pub(crate) fn code_bytes(&self) -> usize {
         #[cfg(all(target_arch = "x86_64", unix))]
         return self.code.len();
@@ -179,7 +179,7 @@ impl Lazy {
             .as_deref()
     }
 
-    /// The size of the code, if made.
+    /// The memory mapped for the code, if made.
     pub(crate) fn code_bytes(&self) -> Option<usize> {
         self.code.get()?.as_ref().map(|n| n.code_bytes())
     }
