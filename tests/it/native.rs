@@ -233,3 +233,31 @@ fn wrong_lengths_are_errors_with_machine_code_too() {
         .eval_into(&[1.0, 2.0], &mut out, &mut Vec::new())
         .is_ok());
 }
+
+#[test]
+fn threads_crossing_the_threshold_together_get_the_interpreters_bits() {
+    let tape = value_and_gradient_tape("softplus(x*y) + atan2(y, x)*sqrt(abs(x))", &["x", "y"]);
+    let point = |i: usize| [0.25 + i as f64 / 64.0, -1.5 + i as f64 / 128.0];
+    let want: Vec<Vec<f64>> = (0..64)
+        .map(|i| {
+            let mut out = vec![0.0; 3];
+            tape.interpret_into(&point(i), &mut out, &mut Vec::new())
+                .expect("lengths");
+            out
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let (mut out, mut scratch) = (vec![0.0; 3], Vec::new());
+                for k in 0..native::NATIVE_AFTER as usize {
+                    let i = k % 64;
+                    tape.eval_into(&point(i), &mut out, &mut scratch)
+                        .expect("lengths");
+                    assert!(out.iter().zip(&want[i]).all(|(a, b)| same(*a, *b)));
+                }
+            });
+        }
+    });
+    assert_eq!(tape.native_code_bytes().is_some(), native::supported());
+}
