@@ -1,10 +1,12 @@
 //! Machine code against the interpreter: every operation, emits of every kind of slot,
-//! programs past the short displacements, and when the code is made. Random programs are
-//! in `props` (`native_code_equals_the_interpreter`).
+//! programs past the short displacements, when the code is made, and random programs over
+//! every function of the language (smooth ones also in `props`).
 
+use nabla::engine::func::NAMES;
 use nabla::engine::native;
 use nabla::engine::tape::Op;
 use nabla::engine::Tape;
+use proptest::prelude::*;
 
 use crate::support::value_and_gradient_tape;
 
@@ -260,4 +262,49 @@ fn threads_crossing_the_threshold_together_get_the_interpreters_bits() {
         }
     });
     assert_eq!(tape.native_code_bytes().is_some(), native::supported());
+}
+
+/// Random expressions over x, y, z calling every function of the language (by its table,
+/// so a function added later is drawn too) and every operator.
+fn any_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        4 => prop::sample::select(&["x", "y", "z"][..]).prop_map(str::to_string),
+        1 => prop::sample::select(&["0", "1", "2", "0.5", "1e308", "pi"][..]).prop_map(str::to_string),
+    ];
+    leaf.prop_recursive(4, 32, 2, |inner| {
+        prop_oneof![
+            (
+                inner.clone(),
+                prop::sample::select(&["+", "-", "*", "/", "^", "%"][..]),
+                inner.clone()
+            )
+                .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            inner.clone().prop_map(|a| format!("-{a}")),
+            (prop::sample::select(NAMES), inner.clone(), inner.clone()).prop_map(
+                |((name, f), a, b)| {
+                    match f.arity() {
+                        (1, Some(1)) => format!("{name}({a})"),
+                        _ => format!("{name}({a}, {b})"),
+                    }
+                }
+            ),
+        ]
+    })
+}
+
+proptest! {
+    // 400 cases by default; PROPTEST_CASES=N runs more.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn any_program_gives_the_interpreters_bits(
+        src in any_expr(),
+        p in prop::collection::vec(prop_oneof![3 => -3.0f64..3.0, 1 => prop::sample::select(&SPECIAL[..])], 3),
+    ) {
+        let tape = value_and_gradient_tape(&src, &["x", "y", "z"]);
+        check_native(&tape, &p, &src);
+    }
 }
