@@ -156,7 +156,8 @@ impl Tape {
             unsafe { native.run(scratch.as_mut_ptr(), inputs.as_ptr(), out.as_mut_ptr()) };
             return Ok(());
         }
-        self.interpret_into(inputs, out, scratch)
+        self.interpret(inputs, out, scratch);
+        Ok(())
     }
 
     /// [`Tape::eval_into`] by the interpreter alone, whether or not the program has
@@ -169,6 +170,13 @@ impl Tape {
     ) -> Result<(), LengthMismatch> {
         check(self.inputs, inputs.len())?;
         check(self.outputs, out.len())?;
+        self.interpret(inputs, out, scratch);
+        Ok(())
+    }
+
+    /// The interpreter at one point, the lengths of `inputs` and `out` checked by the
+    /// caller.
+    fn interpret(&self, inputs: &[f64], out: &mut [f64], scratch: &mut Vec<f64>) {
         // Every slot an instruction reads is an input, a constant or written before: what
         // the scratch held before does not matter, so it is not cleared.
         scratch.resize(self.slots, 0.0);
@@ -189,7 +197,6 @@ impl Tape {
             out[e.output as usize] = s[e.slot as usize];
         }
         run(s, &self.instrs[done..], self.in_bounds);
-        Ok(())
     }
 
     /// Evaluates at one point and returns the outputs.

@@ -13,11 +13,11 @@
 //! tapes of at most [`MAX_INSTRUCTIONS`]: making it costs system calls (9 us for the
 //! sheet's 4a, 17 instructions, where the code saves 30 ns a call), so a program evaluated
 //! a few times (a graded answer at its samples) stays interpreted, and one evaluated
-//! again and again (a cached program, a loop) gets code early in its life. Where the platform is
-//! not x86-64 with the System V calling convention, where the system refuses executable
-//! memory, or when the operator turned it off ([`set_enabled`], the service's
-//! `--native-code false`), there is no native code and the interpreter serves: the same
-//! results, slower.
+//! again and again (a cached program, a loop) gets code early in its life. Where the
+//! platform is not x86-64 with the System V calling convention, where the system refuses
+//! executable memory, past [`MAX_LIVE_PROGRAMS`] or [`MAX_LIVE_BYTES`], or when the
+//! operator turned it off ([`set_enabled`], the service's `--native-code false`), there is
+//! no native code and the interpreter serves: the same results, slower.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
