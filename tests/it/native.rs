@@ -2,10 +2,12 @@
 //! programs past the short displacements, when the code is made, and random programs over
 //! every function of the language (smooth ones also in `props`).
 
+use nabla::engine::expr::Scope;
 use nabla::engine::func::NAMES;
 use nabla::engine::native;
+use nabla::engine::parse::ParseOptions;
 use nabla::engine::tape::Op;
-use nabla::engine::Tape;
+use nabla::engine::{compile, diff, read, Pool, Tape};
 use proptest::prelude::*;
 
 use crate::support::value_and_gradient_tape;
@@ -202,6 +204,31 @@ fn programs_past_the_short_displacements_give_the_interpreters_bits() {
             .collect();
         check_native(&tape, &point, "rosenbrock 60");
     }
+}
+
+#[test]
+fn programs_past_the_limit_stay_interpreted() {
+    // Rosenbrock in 1,700 dimensions: 16,988 instructions, a 68 KB expression (past the
+    // test helpers' parse limit, so read here without one).
+    let n = 1_700;
+    let mut pool = Pool::new();
+    let opts = ParseOptions {
+        max_depth: 200,
+        max_bytes: usize::MAX,
+    };
+    let root = read(&mut pool, &crate::rosenbrock(n), Scope::default(), &opts).expect("parses");
+    let ids: Vec<_> = (0..n).map(|i| pool.sym(&format!("x{i}"))).collect();
+    let mut roots = vec![root];
+    roots.extend(diff::gradient(&mut pool, root, &ids, usize::MAX).expect("no limit"));
+    let tape = compile(&pool, &roots, &ids).expect("inputs");
+    assert!(tape.len() > native::MAX_INSTRUCTIONS, "{}", tape.len());
+    assert!(!tape.make_native());
+    assert_eq!(tape.native_code_bytes(), None);
+    let point: Vec<f64> = (0..n).map(|i| (i % 7) as f64 / 4.0).collect();
+    let mut out = vec![0.0; n + 1];
+    tape.eval_into(&point, &mut out, &mut Vec::new())
+        .expect("lengths");
+    assert_eq!(out[0], tape.eval(&point).expect("lengths")[0]);
 }
 
 #[test]

@@ -31,11 +31,13 @@ mod memory;
 mod x64;
 
 /// The largest program made native, in instructions (its code is up to about 70 bytes an
-/// instruction, 30 typically). Past it the code outgrows the processor's caches and runs
-/// little faster than the interpreter (W2 at n = 10,000, 99,988 instructions: 201 against
-/// 263 us, for 3 MB of code); many points go to the batch evaluator anyway, which shares
-/// the dispatch among them.
-pub const MAX_INSTRUCTIONS: usize = 1 << 16;
+/// instruction, 35 typically). Making the code takes about 45 ns an instruction, on the
+/// thread that evaluates (the service's async runtime, for one point): 0.7 ms at this
+/// size, like evaluating the million instruction-points the service runs inline. Larger
+/// programs gain less anyway: their code outgrows the processor's caches (W2 at n =
+/// 10,000, 99,988 instructions: 201 against 263 us interpreted, for 3 MB of code), and
+/// many points go to the batch evaluator, which shares the dispatch among them.
+pub const MAX_INSTRUCTIONS: usize = 1 << 14;
 
 /// One-point evaluations of a tape before its code is made (see the module docs).
 pub const NATIVE_AFTER: u32 = 256;
