@@ -489,7 +489,13 @@ impl Tape {
     /// The memory mapped for the program's machine code once made, in bytes (whole pages;
     /// see [`native`]).
     pub fn native_code_bytes(&self) -> Option<usize> {
-        self.native.code_bytes()
+        self.native.native().map(|n| n.code_bytes())
+    }
+
+    /// The program's machine code once made (x86-64, System V; see [`native`]), for
+    /// inspection: disassembled, it reads as the tape does.
+    pub fn native_code(&self) -> Option<&[u8]> {
+        self.native.native().map(|n| n.code())
     }
 
     /// An estimate of the memory the program holds, in bytes (for cache weights),

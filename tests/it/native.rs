@@ -207,6 +207,25 @@ fn programs_past_the_short_displacements_give_the_interpreters_bits() {
 }
 
 #[test]
+fn no_number_of_the_request_is_in_the_code() {
+    // Constants are read from memory, never immediates: no eight bytes a request chose lie
+    // in executable memory.
+    let tape = value_and_gradient_tape("1234.5678*sin(x) + exp(-0.123456789*y)", &["x", "y"]);
+    if !tape.make_native() {
+        return;
+    }
+    let code = tape.native_code().expect("made");
+    for v in [1234.5678f64, 0.123456789] {
+        // The program has the constant (its value and its derivative multiply by it)...
+        assert!(format!("{tape:?}").contains(&format!("{v:?}")), "{tape:?}");
+        // ...and its code does not.
+        let bits = v.to_bits().to_le_bytes();
+        assert!(!code.windows(8).any(|w| w == bits), "{v} in the code");
+    }
+    check_native(&tape, &[0.5, -2.0], "constants");
+}
+
+#[test]
 fn programs_past_the_limit_stay_interpreted() {
     // Rosenbrock in 1,700 dimensions: 16,988 instructions, a 68 KB expression (past the
     // test helpers' parse limit, so read here without one).

@@ -43,6 +43,8 @@ pub(super) struct Executable {
     ptr: NonNull<u8>,
     /// The mapping's length (whole pages).
     len: usize,
+    /// The code's length.
+    code_len: usize,
 }
 
 // SAFETY: the pages are never written after `new`; running and reading them from any
@@ -79,7 +81,11 @@ impl Executable {
             release(len);
             return None;
         };
-        let mapped = Executable { ptr, len };
+        let mapped = Executable {
+            ptr,
+            len,
+            code_len: code.len(),
+        };
         // SAFETY: the mapping is `len >= code.len()` bytes, writable, and fresh, so it does
         // not overlap `code`.
         unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), ptr.as_ptr(), code.len()) };
@@ -98,6 +104,13 @@ impl Executable {
     /// The mapping's length in bytes.
     pub(super) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The code.
+    pub(super) fn code(&self) -> &[u8] {
+        // SAFETY: the mapping is readable, at least `code_len` bytes long, never written
+        // after `new`, and lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.code_len) }
     }
 }
 

@@ -83,6 +83,9 @@ pub const MAX_LIVE_BYTES: usize = 256 << 20;
 pub(crate) struct Native {
     #[cfg(all(target_arch = "x86_64", unix))]
     code: memory::Executable,
+    /// The program's constants, which the code reads here rather than holding them.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    consts: Box<[f64]>,
     /// Never constructed where there is no code generator.
     #[cfg(not(all(target_arch = "x86_64", unix)))]
     _none: std::convert::Infallible,
@@ -98,6 +101,7 @@ impl Native {
         let bytes = x64::generate(tape)?;
         Some(Native {
             code: memory::Executable::new(&bytes)?,
+            consts: tape.consts.iter().map(|&(_, v)| v).collect(),
         })
     }
 
@@ -117,9 +121,9 @@ impl Native {
         // `x64::generate`); it reads and writes only within the buffers the caller vouches
         // for, at the slots `Tape::in_bounds` checked.
         unsafe {
-            let f: unsafe extern "C" fn(*mut f64, *const f64, *mut f64) =
+            let f: unsafe extern "C" fn(*mut f64, *const f64, *mut f64, *const f64) =
                 std::mem::transmute(self.code.entry());
-            f(slots, inputs, out)
+            f(slots, inputs, out, self.consts.as_ptr())
         }
     }
 
@@ -129,6 +133,14 @@ impl Native {
     /// None needed.
     #[cfg(not(all(target_arch = "x86_64", unix)))]
     pub(crate) unsafe fn run(&self, _: *mut f64, _: *const f64, _: *mut f64) {
+        match self._none {}
+    }
+
+    /// The machine code.
+    pub(crate) fn code(&self) -> &[u8] {
+        #[cfg(all(target_arch = "x86_64", unix))]
+        return self.code.code();
+        #[cfg(not(all(target_arch = "x86_64", unix)))]
         match self._none {}
     }
 
@@ -181,9 +193,9 @@ impl Lazy {
             .as_deref()
     }
 
-    /// The memory mapped for the code, if made.
-    pub(crate) fn code_bytes(&self) -> Option<usize> {
-        self.code.get()?.as_ref().map(|n| n.code_bytes())
+    /// The code, if made.
+    pub(crate) fn native(&self) -> Option<&Native> {
+        self.code.get()?.as_deref()
     }
 }
 

@@ -1,10 +1,13 @@
 //! x86-64 machine code for a tape, System V calling convention.
 //!
-//! The code is `extern "C" fn(slots: *mut f64, inputs: *const f64, out: *mut f64)`. It
-//! keeps `slots` in rbx, `inputs` in rbp and `out` in r14 (callee-saved registers, so the
-//! calls into Rust keep them), an instruction's operands in xmm0, xmm1 and xmm2 and its
-//! result in xmm0, then in its slot. Inputs are read where the caller has them, constants
-//! are immediates; a value still in xmm0 from the instruction before is not loaded again.
+//! The code is `extern "C" fn(slots: *mut f64, inputs: *const f64, out: *mut f64,
+//! consts: *const f64)`. It keeps `slots` in rbx, `inputs` in rbp, `consts` in r13 and
+//! `out` in r14 (callee-saved registers, so the calls into Rust keep them), an
+//! instruction's operands in xmm0, xmm1 and xmm2 and its result in xmm0, then in its slot.
+//! Inputs are read where the caller has them, constants from the program's own array
+//! (`Native::consts`, in the order of `Tape::consts`), never as immediates: no number a
+//! request chose is ever in executable memory (a JIT-spraying precaution). A value still
+//! in xmm0 from the instruction before is not loaded again.
 
 use super::super::eval::apply;
 use super::super::tape::{Op, Tape};
@@ -13,20 +16,13 @@ use super::super::tape::{Op, Tape};
 const SLOTS: u8 = 3;
 /// rbp: the inputs.
 const INPUTS: u8 = 5;
+/// r13: the program's constants.
+const CONSTS: u8 = 13;
 /// r14: the outputs.
 const OUT: u8 = 14;
 
-/// Where an operand comes from.
-#[derive(Clone, Copy)]
-enum Operand {
-    /// `[base + disp]`.
-    Mem { base: u8, disp: i32 },
-    /// A constant's bits.
-    Const(u64),
-}
-
-/// The machine code of `tape`, or `None` if a slot lies beyond a 32-bit displacement or
-/// an output is out of bounds. The caller has checked the instructions' slots
+/// The machine code of `tape` (its constants are `Tape::consts`' values, in order), or
+/// `None` if a slot lies beyond a 32-bit displacement or an output is out of bounds. The caller has checked the instructions' slots
 /// (`Tape::in_bounds`); the emits are checked here: the code reads and writes memory
 /// without checks.
 pub(super) fn generate(tape: &Tape) -> Option<Vec<u8>> {
@@ -37,34 +33,32 @@ pub(super) fn generate(tape: &Tape) -> Option<Vec<u8>> {
     {
         return None;
     }
+    // Which constant, if any, each slot holds.
     let mut consts = vec![None; tape.slots];
-    for &(slot, v) in &tape.consts {
-        *consts.get_mut(slot as usize)? = Some(v.to_bits());
+    for (k, &(slot, _)) in tape.consts.iter().enumerate() {
+        *consts.get_mut(slot as usize)? = Some(u32::try_from(k).ok()?);
     }
     let disp = |index: u32| i32::try_from(u64::from(index) * 8).ok();
-    let operand = |slot: u32| -> Option<Operand> {
+    // Where a slot's value is read: `[base + disp]`.
+    let operand = |slot: u32| -> Option<(u8, i32)> {
         Some(if (slot as usize) < tape.inputs {
-            Operand::Mem {
-                base: INPUTS,
-                disp: disp(slot)?,
-            }
-        } else if let Some(bits) = *consts.get(slot as usize)? {
-            Operand::Const(bits)
+            (INPUTS, disp(slot)?)
+        } else if let Some(k) = *consts.get(slot as usize)? {
+            (CONSTS, disp(k)?)
         } else {
-            Operand::Mem {
-                base: SLOTS,
-                disp: disp(slot)?,
-            }
+            (SLOTS, disp(slot)?)
         })
     };
     let mut asm = Asm {
         code: Vec::with_capacity(32 + 32 * tape.instrs.len() + 16 * tape.emits.len()),
         held: None,
     };
-    // push rbx; push rbp; push r14 (the stack is 16-byte aligned for calls after three
-    // pushes); mov rbx, rdi; mov rbp, rsi; mov r14, rdx.
-    asm.bytes(&[0x53, 0x55, 0x41, 0x56]);
-    asm.bytes(&[0x48, 0x89, 0xFB, 0x48, 0x89, 0xF5, 0x49, 0x89, 0xD6]);
+    // push rbx; push rbp; push r13; push r14; sub rsp, 8 (the stack 16-byte aligned for
+    // calls); mov rbx, rdi; mov rbp, rsi; mov r14, rdx; mov r13, rcx.
+    asm.bytes(&[0x53, 0x55, 0x41, 0x55, 0x41, 0x56, 0x48, 0x83, 0xEC, 0x08]);
+    asm.bytes(&[
+        0x48, 0x89, 0xFB, 0x48, 0x89, 0xF5, 0x49, 0x89, 0xD6, 0x49, 0x89, 0xCD,
+    ]);
     let mut emits = tape.emits.iter().peekable();
     for (at, ins) in tape.instrs.iter().enumerate() {
         while let Some(e) = emits.next_if(|e| e.at as usize <= at) {
@@ -88,8 +82,10 @@ pub(super) fn generate(tape: &Tape) -> Option<Vec<u8>> {
         asm.operand(0, e.slot, operand(e.slot)?);
         asm.store(OUT, disp(e.output)?);
     }
-    // pop r14; pop rbp; pop rbx; ret.
-    asm.bytes(&[0x41, 0x5E, 0x5D, 0x5B, 0xC3]);
+    // add rsp, 8; pop r14; pop r13; pop rbp; pop rbx; ret.
+    asm.bytes(&[
+        0x48, 0x83, 0xC4, 0x08, 0x41, 0x5E, 0x41, 0x5D, 0x5D, 0x5B, 0xC3,
+    ]);
     Some(asm.code)
 }
 
@@ -117,7 +113,7 @@ impl Asm {
             self.code.push(0x41);
         }
         self.bytes(&[0x0F, opcode]);
-        // rbx, rbp and r14 need no SIB byte with a displacement.
+        // rbx, rbp, r13 and r14 need no SIB byte with a displacement.
         let rm = base & 7;
         debug_assert!(rm != 4);
         match i8::try_from(disp) {
@@ -134,25 +130,23 @@ impl Asm {
         self.bytes(&[prefix, 0x0F, opcode, 0xC0 | dst << 3 | src]);
     }
 
-    /// `mov rax, bits; movq xmm, rax`.
+    /// `mov rax, bits; movq xmm, rax`: for the code's own masks and ones, never a
+    /// request's numbers (those are read from the constants' array).
     fn constant(&mut self, xmm: u8, bits: u64) {
         self.bytes(&[0x48, 0xB8]);
         self.bytes(&bits.to_le_bytes());
         self.bytes(&[P66, 0x48, 0x0F, 0x6E, 0xC0 | xmm << 3]);
     }
 
-    /// Puts the value of `slot` (at `from`) into register `xmm`.
-    fn operand(&mut self, xmm: u8, slot: u32, from: Operand) {
+    /// Puts the value of `slot` (at `[base + disp]`) into register `xmm`.
+    fn operand(&mut self, xmm: u8, slot: u32, (base, disp): (u8, i32)) {
         if self.held == Some(slot) {
             if xmm != 0 {
                 self.xmm_xmm(P66, 0x28, xmm, 0); // movapd
             }
             return;
         }
-        match from {
-            Operand::Mem { base, disp } => self.xmm_mem(PF2, 0x10, xmm, base, disp), // movsd
-            Operand::Const(bits) => self.constant(xmm, bits),
-        }
+        self.xmm_mem(PF2, 0x10, xmm, base, disp); // movsd
         if xmm == 0 {
             self.held = Some(slot);
         }
