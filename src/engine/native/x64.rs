@@ -22,9 +22,9 @@ const CONSTS: u8 = 13;
 const OUT: u8 = 14;
 
 /// The machine code of `tape` (its constants are `Tape::consts`' values, in order), or
-/// `None` if a slot lies beyond a 32-bit displacement or an output is out of bounds. The caller has checked the instructions' slots
-/// (`Tape::in_bounds`); the emits are checked here: the code reads and writes memory
-/// without checks.
+/// `None` if a slot lies beyond a 32-bit displacement or an output is out of bounds. The
+/// caller has checked the instructions' slots (`Tape::in_bounds`); the emits are checked
+/// here: the code reads and writes memory without checks.
 pub(super) fn generate(tape: &Tape) -> Option<Vec<u8>> {
     if !tape
         .emits
