@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         nabla::engine::native::set_enabled(config.native_code);
         tracing::info!(
             addr = %config.addr,
-            native_code = config.native_code && nabla::engine::native::supported(),
+            native_code = config.native_code && nabla::engine::native::available(),
             "nabla listening"
         );
         let state = nabla::http::state(config);

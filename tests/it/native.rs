@@ -91,7 +91,7 @@ fn same(a: f64, b: f64) -> bool {
 /// Evaluates `tape` at `point` by machine code and by the interpreter and compares the
 /// results bit for bit. The machine code is made first where the platform allows.
 pub fn check_native(tape: &Tape, point: &[f64], what: &str) {
-    assert_eq!(tape.make_native(), native::supported(), "{what}");
+    assert_eq!(tape.make_native(), native::available(), "{what}");
     let mut scratch = Vec::new();
     let (mut by_code, mut by_interpreter) = (vec![0.0; tape.outputs()], vec![0.0; tape.outputs()]);
     tape.eval_into(point, &mut by_code, &mut scratch)
@@ -262,7 +262,7 @@ fn the_code_is_made_after_some_evaluations_at_one_point() {
     let first = out;
     tape.eval_into(&[1.0, 2.0], &mut out, &mut Vec::new())
         .expect("lengths");
-    assert_eq!(tape.native_code_bytes().is_some(), native::supported());
+    assert_eq!(tape.native_code_bytes().is_some(), native::available());
     assert_eq!(first.map(f64::to_bits), out.map(f64::to_bits));
     // A clone shares the code.
     assert_eq!(tape.clone().native_code_bytes(), tape.native_code_bytes());
@@ -307,7 +307,7 @@ fn threads_crossing_the_threshold_together_get_the_interpreters_bits() {
             });
         }
     });
-    assert_eq!(tape.native_code_bytes().is_some(), native::supported());
+    assert_eq!(tape.native_code_bytes().is_some(), native::available());
 }
 
 /// Random expressions over x, y, z calling every function of the language (by its table,

@@ -61,6 +61,19 @@ pub const fn supported() -> bool {
     cfg!(all(target_arch = "x86_64", unix))
 }
 
+/// Whether this process can run machine code: the platform is [`supported`] and the
+/// system maps executable memory for it (a policy may refuse: SELinux's `execmem`, a
+/// hardened runtime). Tried once, with a page holding a bare `ret`.
+pub fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        #[cfg(all(target_arch = "x86_64", unix))]
+        return memory::Executable::new(&[0xC3]).is_some();
+        #[cfg(not(all(target_arch = "x86_64", unix)))]
+        false
+    })
+}
+
 /// The programs holding machine code now in this process, and the bytes mapped for it.
 /// At most [`MAX_LIVE_PROGRAMS`] and [`MAX_LIVE_BYTES`]: past them, programs are
 /// interpreted.
