@@ -486,12 +486,6 @@ impl Tape {
         self.native.make(self).is_some()
     }
 
-    /// The memory mapped for the program's machine code once made, in bytes (whole pages;
-    /// see [`native`]).
-    pub fn native_code_bytes(&self) -> Option<usize> {
-        self.native.native().map(|n| n.code_bytes())
-    }
-
     /// The program's machine code once made (x86-64, System V; see [`native`]), for
     /// inspection: disassembled, it reads as the tape does.
     pub fn native_code(&self) -> Option<&[u8]> {

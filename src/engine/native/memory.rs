@@ -101,11 +101,6 @@ impl Executable {
         self.ptr.as_ptr()
     }
 
-    /// The mapping's length in bytes.
-    pub(super) fn len(&self) -> usize {
-        self.len
-    }
-
     /// The code.
     pub(super) fn code(&self) -> &[u8] {
         // SAFETY: the mapping is readable, at least `code_len` bytes long, never written

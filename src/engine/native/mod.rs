@@ -108,7 +108,7 @@ impl Native {
     /// The machine code of `tape`, or `None` where there can be none (see the module docs).
     #[cfg(all(target_arch = "x86_64", unix))]
     fn new(tape: &Tape) -> Option<Native> {
-        if !tape.in_bounds || tape.len() > MAX_INSTRUCTIONS {
+        if !tape.in_bounds || tape.len() > MAX_INSTRUCTIONS || !available() {
             return None;
         }
         let bytes = x64::generate(tape)?;
@@ -156,19 +156,11 @@ impl Native {
         #[cfg(not(all(target_arch = "x86_64", unix)))]
         match self._none {}
     }
-
-    /// The memory mapped for the machine code, in bytes (whole pages).
-    pub(crate) fn code_bytes(&self) -> usize {
-        #[cfg(all(target_arch = "x86_64", unix))]
-        return self.code.len();
-        #[cfg(not(all(target_arch = "x86_64", unix)))]
-        match self._none {}
-    }
 }
 
 impl fmt::Debug for Native {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Native({} bytes)", self.code_bytes())
+        write!(f, "Native({} bytes)", self.code().len())
     }
 }
 
