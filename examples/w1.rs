@@ -28,32 +28,30 @@ fn main() {
         tape.len(),
         tape.make_native()
     );
-    const CALLS: usize = 10_000_000;
     let point = |i: usize| [0.7 + (i & 7) as f64 * 1e-3, -1.3, 0.4];
     let (mut out, mut scratch) = ([0.0; 4], Vec::new());
     let mut best = [f64::INFINITY; 3];
     let mut sum = 0.0;
     for _ in 0..rounds {
-        let t = Instant::now();
-        for i in 0..CALLS {
-            tape.interpret_into(black_box(&point(i)), &mut out, &mut scratch)
-                .unwrap();
-            sum += out[1];
+        let runs = [
+            time(&mut sum, |i| {
+                tape.interpret_into(black_box(&point(i)), &mut out, &mut scratch)
+                    .unwrap();
+                out[1]
+            }),
+            time(&mut sum, |i| {
+                tape.eval_into(black_box(&point(i)), &mut out, &mut scratch)
+                    .unwrap();
+                out[1]
+            }),
+            time(&mut sum, |i| {
+                let [x, y, z] = point(i);
+                sheet4a::by_hand(black_box(x), black_box(y), black_box(z))[1]
+            }),
+        ];
+        for (b, r) in best.iter_mut().zip(runs) {
+            *b = b.min(r);
         }
-        best[0] = best[0].min(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        for i in 0..CALLS {
-            tape.eval_into(black_box(&point(i)), &mut out, &mut scratch)
-                .unwrap();
-            sum += out[1];
-        }
-        best[1] = best[1].min(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        for i in 0..CALLS {
-            let [x, y, z] = point(i);
-            sum += sheet4a::by_hand(black_box(x), black_box(y), black_box(z))[1];
-        }
-        best[2] = best[2].min(t.elapsed().as_secs_f64());
     }
     let ns = best.map(|s| s * 1e9 / CALLS as f64);
     println!(
@@ -65,4 +63,17 @@ fn main() {
         ns[0] / ns[2],
         ns[1] / ns[2]
     );
+}
+
+/// Calls of `call` in a row.
+const CALLS: usize = 10_000_000;
+
+/// Seconds for `CALLS` calls of `call` (inlined, no dynamic dispatch), whose results are
+/// added to `sum` so that they are not optimised out.
+fn time(sum: &mut f64, mut call: impl FnMut(usize) -> f64) -> f64 {
+    let t = Instant::now();
+    for i in 0..CALLS {
+        *sum += call(i);
+    }
+    t.elapsed().as_secs_f64()
 }
