@@ -73,9 +73,49 @@ pub struct Config {
     #[arg(long, env = "NABLA_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
 
-    /// Most compute requests in flight at once; more get 503 `overloaded`.
+    /// Most compute requests in flight at once (their bodies read); more get 503
+    /// `overloaded`.
     #[arg(long, env = "NABLA_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
+
+    /// Most CPU-heavy tasks (compiling, grading, large batches and answers) running at
+    /// once; 0 means one per core. More wait in a queue.
+    #[arg(long, env = "NABLA_MAX_BLOCKING", default_value_t = 0)]
+    pub max_blocking: usize,
+
+    /// Most CPU-heavy tasks waiting for a core; more get 503 `overloaded`.
+    #[arg(long, env = "NABLA_MAX_QUEUED", default_value_t = 64)]
+    pub max_queued: usize,
+
+    /// Most client connections open at once (kept below the process's file-descriptor
+    /// limit, whose soft value is raised to the hard one at start). At the cap a new
+    /// connection closes the one idle longest; when none is idle, accepting waits.
+    #[arg(long, env = "NABLA_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// A connection with no request in flight that receives nothing for this long is
+    /// closed (keep-alive idle timeout).
+    #[arg(long, env = "NABLA_IDLE_TIMEOUT_MS", default_value_t = 15_000)]
+    pub idle_timeout_ms: u64,
+
+    /// A request head must arrive whole within this long of its first byte, or the
+    /// connection is closed (slow-header clients).
+    #[arg(long, env = "NABLA_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+
+    /// Largest request head (request line and headers), in bytes; larger ones get 431.
+    #[arg(long, env = "NABLA_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// A request body must arrive whole within this long, or the request is answered
+    /// `limit_exceeded` (`body_read_timeout_ms`) and the connection closed.
+    #[arg(long, env = "NABLA_BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_read_timeout_ms: u64,
+
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish before the
+    /// process exits anyway. Idle connections are closed at once.
+    #[arg(long, env = "NABLA_SHUTDOWN_GRACE_MS", default_value_t = 25_000)]
+    pub shutdown_grace_ms: u64,
 
     /// A tracing filter, e.g. `info` or `nabla=debug,tower_http=info`.
     #[arg(long, env = "NABLA_LOG", default_value = "info")]

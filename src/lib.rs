@@ -10,6 +10,7 @@
 //! - [`config`]: every setting and limit;
 //! - [`allocator`]: the allocator's settings (the service runs on mimalloc);
 //! - [`metrics`]: Prometheus counters and histograms;
+//! - [`server`]: connections under a cap and timeouts, and shutdown with a grace period;
 //! - [`serve`]: run the router on a listener until a shutdown future resolves.
 //!
 //! # The engine in five lines
@@ -34,6 +35,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod server;
 pub mod service;
 
 use std::future::Future;
@@ -41,13 +43,12 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 /// Serves `state`'s router on `listener` until `shutdown` resolves, then lets requests
-/// in flight finish. Tests pass their own listener (port 0) and shutdown future.
+/// in flight finish within the configured grace period. Tests pass their own listener
+/// (port 0) and shutdown future. See [`server`] for the connection limits.
 pub async fn serve(
     listener: TcpListener,
     state: http::AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, state, shutdown).await
 }

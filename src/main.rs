@@ -41,7 +41,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let fds = nabla::server::raise_fd_limit();
+    let code = runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(config.addr).await {
             Ok(l) => l,
             Err(e) => {
@@ -50,9 +51,12 @@ fn main() -> ExitCode {
             }
         };
         nabla::engine::native::set_enabled(config.native_code);
+        let limits = nabla::server::Limits::from_config(&config);
         tracing::info!(
             addr = %config.addr,
             native_code = config.native_code && nabla::engine::native::available(),
+            max_connections = limits.max_connections,
+            open_files_limit = fds,
             "nabla listening"
         );
         let state = nabla::http::state(config);
@@ -66,7 +70,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // Work still running was told to stop by its budget; do not wait on it for long.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -62,6 +62,10 @@ pub struct Metrics {
     pub cache_hits: AtomicU64,
     /// Compiled programs built because the cache did not have them.
     pub cache_misses: AtomicU64,
+    /// Client connections open now.
+    connections: AtomicU64,
+    /// Requests answered 503 `overloaded`, and work stopped by its time limit.
+    overloaded: AtomicU64,
 }
 
 impl Metrics {
@@ -80,6 +84,16 @@ impl Metrics {
         if let Ok(mut h) = self.compile.lock() {
             h.observe(elapsed.as_secs_f64());
         }
+    }
+
+    /// Sets the number of open client connections.
+    pub fn set_connections(&self, n: usize) {
+        self.connections.store(n as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused with 503 `overloaded`.
+    pub fn record_overloaded(&self) {
+        self.overloaded.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a cache lookup.
@@ -134,6 +148,13 @@ impl Metrics {
             "Compiled programs built on a cache miss.",
             self.cache_misses.load(Ordering::Relaxed),
         );
+        counter(
+            &mut out,
+            "nabla_overloaded_total",
+            "Requests refused with 503 overloaded.",
+            self.overloaded.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(out, "# HELP nabla_connections Client connections open.\n# TYPE nabla_connections gauge\nnabla_connections {}", self.connections.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP nabla_cache_entries Compiled programs in the cache.\n# TYPE nabla_cache_entries gauge\nnabla_cache_entries {entries}");
         let _ = writeln!(out, "# HELP nabla_cache_bytes Estimated memory held by the cache.\n# TYPE nabla_cache_bytes gauge\nnabla_cache_bytes {bytes}");
         let (programs, code) = crate::engine::native::live();

@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
@@ -25,25 +25,30 @@ fn is_json(content_type: &str) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
+/// 415 `unsupported_media_type` unless the headers say the body is JSON.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if is_json(content_type) {
+        return Ok(());
+    }
+    let got = if content_type.is_empty() {
+        "no Content-Type"
+    } else {
+        content_type
+    };
+    Err(ApiError::unsupported_media_type(format!(
+        "the body must be JSON with 'Content-Type: application/json', not {got}"
+    )))
+}
+
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !is_json(content_type) {
-            let got = if content_type.is_empty() {
-                "no Content-Type"
-            } else {
-                content_type
-            };
-            return Err(ApiError::unsupported_media_type(format!(
-                "the body must be JSON with 'Content-Type: application/json', not {got}"
-            )));
-        }
+        require_json(req.headers())?;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::payload_too_large(state.config.max_body_bytes)
