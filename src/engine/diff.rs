@@ -15,26 +15,21 @@
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
+pub use super::budget::{Budget, Exhausted};
 use super::expr::{ExprId, Node, Pool};
 use super::func::Func;
 
-/// Differentiation made the pool grow past its budget: `limit` nodes, or eight times as
-/// many operands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the derivative grew past the limit of {limit} nodes")]
-pub struct TooLarge {
-    /// The node budget that was exceeded.
-    pub limit: usize,
-}
-
 /// The gradient of `root` with respect to `wrt` (symbol nodes; any other node is treated
-/// as an independent input too). Fails when the pool grows past `max_nodes`.
+/// as an independent input too). Fails when the pool grows past the budget's nodes (or
+/// eight times as many operands), or its time runs out.
 pub fn gradient(
     pool: &mut Pool,
     root: ExprId,
     wrt: &[ExprId],
-    max_nodes: usize,
-) -> Result<Vec<ExprId>, TooLarge> {
+    budget: impl Into<Budget>,
+) -> Result<Vec<ExprId>, Exhausted> {
+    let budget = budget.into();
+    let max_nodes = budget.max_nodes;
     let zero = pool.num(0.0);
     let mut grads = vec![zero; wrt.len()];
     let inputs: HashMap<ExprId, usize> = wrt.iter().enumerate().map(|(i, &v)| (v, i)).collect();
@@ -62,7 +57,8 @@ pub fn gradient(
     head[root.index()] = 0;
     let mut parts: Vec<ExprId> = Vec::new();
     let mut rules: Vec<(ExprId, Partial)> = Vec::new();
-    for &id in order.iter().rev() {
+    for (i, &id) in order.iter().rev().enumerate() {
+        budget.check_every(i)?;
         if depends[id.index()] == NO {
             continue;
         }
@@ -88,7 +84,7 @@ pub fn gradient(
             // them before making them (x1*...*x100000 must fail, not fill memory).
             let k = factors.len();
             if k.saturating_mul(k) > max_nodes.saturating_mul(8) {
-                return Err(TooLarge { limit: max_nodes });
+                return Err(Exhausted::Nodes { limit: max_nodes });
             }
         }
         partials(pool, id, &depends, &mut rules);
@@ -98,7 +94,7 @@ pub fn gradient(
             head[child.index()] = (links.len() - 1) as u32;
         }
         if over_budget(pool, max_nodes) {
-            return Err(TooLarge { limit: max_nodes });
+            return Err(Exhausted::Nodes { limit: max_nodes });
         }
     }
     Ok(grads)
@@ -120,11 +116,12 @@ pub fn jacobian(
     pool: &mut Pool,
     roots: &[ExprId],
     wrt: &[ExprId],
-    max_nodes: usize,
-) -> Result<Vec<Vec<ExprId>>, TooLarge> {
+    budget: impl Into<Budget>,
+) -> Result<Vec<Vec<ExprId>>, Exhausted> {
+    let budget = budget.into();
     roots
         .iter()
-        .map(|&r| gradient(pool, r, wrt, max_nodes))
+        .map(|&r| gradient(pool, r, wrt, budget.clone()))
         .collect()
 }
 
@@ -135,10 +132,11 @@ pub fn hessian(
     pool: &mut Pool,
     root: ExprId,
     wrt: &[ExprId],
-    max_nodes: usize,
-) -> Result<(Vec<ExprId>, Vec<Vec<ExprId>>), TooLarge> {
-    let grad = gradient(pool, root, wrt, max_nodes)?;
-    let mut rows = jacobian(pool, &grad, wrt, max_nodes)?;
+    budget: impl Into<Budget>,
+) -> Result<(Vec<ExprId>, Vec<Vec<ExprId>>), Exhausted> {
+    let budget = budget.into();
+    let grad = gradient(pool, root, wrt, budget.clone())?;
+    let mut rows = jacobian(pool, &grad, wrt, budget)?;
     let upper: Vec<Vec<ExprId>> = rows.clone();
     for (i, row) in rows.iter_mut().enumerate() {
         for (j, entry) in row.iter_mut().enumerate().take(i) {

@@ -12,6 +12,7 @@ use super::func;
 use std::cell::Cell;
 use std::ops::Range;
 
+use super::budget::{Budget, Exhausted};
 use super::tape::{Instr, Op, Tape};
 
 /// The number of points a batch evaluates together.
@@ -35,6 +36,20 @@ pub struct LengthMismatch {
     /// The length given.
     pub got: usize,
 }
+
+/// Why [`Tape::eval_batch_within`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// The buffers do not fit the program.
+    #[error(transparent)]
+    Length(#[from] LengthMismatch),
+    /// The budget's time ran out.
+    #[error(transparent)]
+    Exhausted(#[from] Exhausted),
+}
+
+/// Instruction-points evaluated between two looks at a budget.
+const CHUNK_WORK: usize = 1 << 20;
 
 fn check(expected: usize, got: usize) -> Result<(), LengthMismatch> {
     if expected == got {
@@ -235,6 +250,40 @@ impl Tape {
             }),
             w if w >= 8 => self.batch::<8>(&mut vec![[0.0; 8]; self.slots], points, out, n),
             _ => self.batch::<2>(&mut vec![[0.0; 2]; self.slots], points, out, n),
+        }
+        Ok(())
+    }
+
+    /// [`Tape::eval_batch`] in chunks of about a million instruction-points (a few
+    /// milliseconds), looking at `budget` between them: a batch past its time limit stops
+    /// within one chunk.
+    pub fn eval_batch_within(
+        &self,
+        points: &[f64],
+        out: &mut [f64],
+        budget: &Budget,
+    ) -> Result<(), BatchError> {
+        let (n_in, n_out) = (self.inputs.max(1), self.outputs.max(1));
+        let per_chunk = (CHUNK_WORK / self.len().max(1)).clamp(LANES, 1 << 20);
+        if self.inputs > 0 {
+            check(0, points.len() % n_in)?;
+        }
+        let n = out.len() / n_out;
+        check(n * self.outputs, out.len())?;
+        if self.inputs > 0 {
+            check(n * self.inputs, points.len())?;
+        }
+        let mut start = 0;
+        while start < n {
+            budget.check()?;
+            let end = n.min(start + per_chunk);
+            let pts = if self.inputs == 0 {
+                &[][..]
+            } else {
+                &points[start * n_in..end * n_in]
+            };
+            self.eval_batch(pts, &mut out[start * n_out..end * n_out])?;
+            start = end;
         }
         Ok(())
     }

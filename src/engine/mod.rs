@@ -5,12 +5,14 @@
 //! - [`expr`]: the hash-consed, canonical expression DAG ([`Pool`], [`ExprId`]) and
 //!   lowering from syntax;
 //! - [`func`]: the built-in functions, their names, arities and values;
+//! - [`budget`]: the node and time budget every long loop checks;
 //! - [`diff`]: every derivative rule; reverse mode, Jacobians, Hessians;
 //! - [`print`]: text that parses back, and LaTeX;
 //! - [`compile`]: DAG roots to a straight-line [`Tape`];
 //! - [`tape`] and [`eval`]: the program and its evaluation at one point or a batch.
 //! - [`native`]: a small program as machine code, for one point without dispatch.
 
+pub mod budget;
 pub mod compile;
 pub mod diff;
 pub mod eval;
@@ -22,6 +24,7 @@ pub mod parse;
 pub mod print;
 pub mod tape;
 
+pub use budget::{Budget, Exhausted};
 pub use compile::compile;
 pub use expr::{ExprId, Pool};
 pub use tape::{Emit, Tape};

@@ -13,10 +13,14 @@ use serde_json::{Map, Value};
 
 use super::extract::ApiJson;
 use super::AppState;
+use crate::config::Config;
+use crate::engine::eval::BatchError;
+use crate::engine::Budget;
 use crate::service::cache::spelling_key;
 use crate::service::points::{self, number, shaped, Layout};
 use crate::service::program::{prepare, Kind, Program, Spec};
-use crate::service::ApiError;
+use crate::service::work::exhausted;
+use crate::service::{ApiError, RequestBudget};
 
 /// The body of the compute endpoints.
 #[derive(Debug, Deserialize)]
@@ -65,17 +69,20 @@ pub async fn hessian(
 }
 
 async fn respond(state: AppState, kind: Kind, req: ComputeRequest) -> Response {
-    within_time(&state, compute(state.clone(), kind, req)).await
+    within_time(&state, |budget| compute(state.clone(), kind, req, budget)).await
 }
 
 /// Runs a handler's work under `NABLA_REQUEST_TIMEOUT_MS` and answers its JSON with
-/// `x-cache`, or its error, or `limit_exceeded` when time runs out.
-pub async fn within_time(
-    state: &AppState,
-    work: impl std::future::Future<Output = Result<(Value, bool), ApiError>>,
-) -> Response {
+/// `x-cache`, or its error, or `limit_exceeded` when time runs out. The work gets the
+/// request's budget: when the time is up, or the request is dropped (its client gone),
+/// the budget tells the CPU work it started to stop.
+pub async fn within_time<F>(state: &AppState, work: impl FnOnce(Budget) -> F) -> Response
+where
+    F: std::future::Future<Output = Result<(Value, bool), ApiError>>,
+{
     let limit = Duration::from_millis(state.config.request_timeout_ms);
-    match tokio::time::timeout(limit, work).await {
+    let request = RequestBudget::start(&state.config);
+    match tokio::time::timeout(limit, work(request.budget.clone())).await {
         Ok(Ok((body, hit))) => with_cache_header(Json(body).into_response(), hit),
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::limit_exceeded(
@@ -150,24 +157,31 @@ fn expressions(
 
 /// The program for a request: by exact spelling, else by canonical form, else compiled
 /// off the async runtime (compiling is CPU-heavy; a lookup is not).
-pub async fn program(state: &AppState, spec: Spec<'_>) -> Result<(Arc<Program>, bool), ApiError> {
+pub async fn program(
+    state: &AppState,
+    spec: Spec<'_>,
+    budget: &Budget,
+) -> Result<(Arc<Program>, bool), ApiError> {
     let spelling = spelling_key(spec.kind, spec.expressions, spec.variables, spec.parameters);
     if let Some(p) = state.cache.by_spelling(&spelling, &state.metrics) {
         return Ok((p, true));
     }
     let prepared = prepare(spec, &state.config)?;
+    let key = prepared.key.clone();
     let (program, hit) = match state.cache.cached(&prepared, &state.metrics) {
         Some(p) => (p, true),
         None => {
-            let st = state.clone();
-            tokio::task::spawn_blocking(move || {
-                st.cache.get_or_build(prepared, &st.config, &st.metrics)
-            })
-            .await
-            .map_err(|e| ApiError::internal(format!("the compile task failed: {e}")))??
+            let (st, budget) = (state.clone(), budget.clone());
+            state
+                .workers
+                .run(move || {
+                    st.cache
+                        .get_or_build(prepared, &st.config, &st.metrics, &budget)
+                })
+                .await?
         }
     };
-    state.cache.remember_spelling(spelling, program.clone());
+    state.cache.remember_spelling(spelling, &key);
     Ok((program, hit))
 }
 
@@ -175,6 +189,7 @@ async fn compute(
     state: AppState,
     kind: Kind,
     req: ComputeRequest,
+    budget: Budget,
 ) -> Result<(Value, bool), ApiError> {
     let exprs = expressions(kind, req.expression, req.expressions)?;
     let (pts, batch) = one_or_many(req.point, req.points, "point", state.config.max_points)?;
@@ -190,7 +205,7 @@ async fn compute(
         variables: req.variables.as_deref(),
         parameters: &names,
     };
-    let (program, hit) = program(&state, spec).await?;
+    let (program, hit) = program(&state, spec, &budget).await?;
     let tape = program
         .tape
         .as_ref()
@@ -207,22 +222,24 @@ async fn compute(
         inputs.extend(params.iter().map(|(_, x)| x));
     }
     let n_out = tape.outputs();
-    let out = if pts.len() * tape.len() > 1_000_000 {
-        // A large batch: evaluate off the async runtime.
-        let program = program.clone();
-        let n_points = pts.len();
-        tokio::task::spawn_blocking(move || {
-            let mut out = vec![0.0; n_points * n_out];
-            program
-                .tape
-                .as_ref()
-                .map(|t| t.eval_batch(&inputs, &mut out))
-                .transpose()
-                .map(|_| out)
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("the evaluation task failed: {e}")))?
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    let out = if pts.len().saturating_mul(tape.len()) > 1_000_000 {
+        // A large batch: evaluate off the async runtime, stopping when time runs out.
+        let (program, config, n_points) = (program.clone(), state.config.clone(), pts.len());
+        let budget = budget.clone();
+        state
+            .workers
+            .run(move || {
+                let mut out = vec![0.0; n_points * n_out];
+                if let Some(t) = program.tape.as_ref() {
+                    t.eval_batch_within(&inputs, &mut out, &budget)
+                        .map_err(|e| match e {
+                            BatchError::Exhausted(e) => exhausted(e, &config),
+                            BatchError::Length(e) => ApiError::internal(e.to_string()),
+                        })?;
+                }
+                Ok(out)
+            })
+            .await?
     } else if pts.len() == 1 {
         let mut out = vec![0.0; n_out];
         tape.eval_into(&inputs, &mut out, &mut Vec::new())
@@ -253,7 +270,12 @@ async fn compute(
         }
     }
     if req.symbolic {
-        body.insert("symbolic".into(), symbolic(&state, &program, kind, layout)?);
+        let (config, program) = (state.config.clone(), program.clone());
+        let texts = state
+            .workers
+            .run(move || symbolic(&config, &program, kind, layout, &budget))
+            .await?;
+        body.insert("symbolic".into(), texts);
     }
     Ok((Value::Object(body), hit))
 }
@@ -335,12 +357,13 @@ fn answer(program: &Program, out: &[f64], layout: Layout) -> Map<String, Value> 
 
 /// The `symbolic` field: the expressions and derivatives as text, shaped like the answer.
 fn symbolic(
-    state: &AppState,
+    config: &Config,
     program: &Program,
     kind: Kind,
     layout: Layout,
+    budget: &Budget,
 ) -> Result<Value, ApiError> {
-    let s = program.symbolic(false, &state.config)?;
+    let s = program.symbolic(false, config, budget)?;
     let texts = |row: Vec<String>| row.into_iter().map(Value::from).collect::<Vec<_>>();
     let rows = s.gradients.into_iter().map(texts).collect();
     let hessian = s.hessian.into_iter().map(texts).collect();

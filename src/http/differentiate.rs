@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::compute::{program, within_time};
 use super::extract::ApiJson;
 use super::AppState;
+use crate::engine::Budget;
 use crate::service::points::{shaped, Layout};
 use crate::service::program::{Kind, Spec, Symbolic};
 use crate::service::ApiError;
@@ -34,10 +35,14 @@ pub async fn differentiate(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<DifferentiateRequest>,
 ) -> Response {
-    within_time(&state, answer(state.clone(), req)).await
+    within_time(&state, |budget| answer(state.clone(), req, budget)).await
 }
 
-async fn answer(state: AppState, req: DifferentiateRequest) -> Result<(Value, bool), ApiError> {
+async fn answer(
+    state: AppState,
+    req: DifferentiateRequest,
+    budget: Budget,
+) -> Result<(Value, bool), ApiError> {
     let order = match &req.order {
         None => 1,
         Some(v) => match v.as_u64() {
@@ -74,15 +79,23 @@ async fn answer(state: AppState, req: DifferentiateRequest) -> Result<(Value, bo
         variables: req.variables.as_deref(),
         parameters: &params,
     };
-    let (program, hit) = program(&state, spec).await?;
-    let text = program.symbolic(false, &state.config)?;
-    let latex = program.symbolic(true, &state.config)?;
-    let vars = &program.variables;
-    let mut body = Map::new();
-    body.insert("variables".into(), Value::from(vars.clone()));
-    body.extend(fields(&text, vars, several));
-    body.insert("latex".into(), Value::Object(fields(&latex, vars, several)));
-    Ok((Value::Object(body), hit))
+    let (program, hit) = program(&state, spec, &budget).await?;
+    // Printing grows with the answer: off the async runtime, under the budget.
+    let config = state.config.clone();
+    let body = state
+        .workers
+        .run(move || {
+            let text = program.symbolic(false, &config, &budget)?;
+            let latex = program.symbolic(true, &config, &budget)?;
+            let vars = &program.variables;
+            let mut body = Map::new();
+            body.insert("variables".into(), Value::from(vars.clone()));
+            body.extend(fields(&text, vars, several));
+            body.insert("latex".into(), Value::Object(fields(&latex, vars, several)));
+            Ok(Value::Object(body))
+        })
+        .await?;
+    Ok((body, hit))
 }
 
 fn fields(s: &Symbolic, vars: &[String], several: bool) -> Map<String, Value> {

@@ -8,9 +8,11 @@ use serde_json::{json, Map, Value};
 use super::compute::{one_or_many, program, within_time};
 use super::extract::ApiJson;
 use super::AppState;
+use crate::engine::Budget;
 use crate::service::grade::{GradeOptions, Grader, Verdict, DEFAULT_BOX};
 use crate::service::points::{number, read_parameters};
 use crate::service::program::{Kind, Program, Spec};
+use crate::service::work::exhausted;
 use crate::service::ApiError;
 
 /// The body of `/v1/grade`.
@@ -55,7 +57,7 @@ enum GradeKind {
 
 /// `POST /v1/grade`.
 pub async fn grade(State(state): State<AppState>, ApiJson(req): ApiJson<GradeRequest>) -> Response {
-    within_time(&state, answer(state.clone(), req)).await
+    within_time(&state, |budget| answer(state.clone(), req, budget)).await
 }
 
 fn options(req: &GradeRequest, variables: &[String]) -> Result<GradeOptions, ApiError> {
@@ -107,7 +109,11 @@ fn options(req: &GradeRequest, variables: &[String]) -> Result<GradeOptions, Api
     Ok(o)
 }
 
-async fn answer(state: AppState, mut req: GradeRequest) -> Result<(Value, bool), ApiError> {
+async fn answer(
+    state: AppState,
+    mut req: GradeRequest,
+    budget: Budget,
+) -> Result<(Value, bool), ApiError> {
     let kind = match req.kind.as_deref().unwrap_or("gradient") {
         "gradient" => GradeKind::Gradient,
         "jacobian" => GradeKind::Jacobian,
@@ -153,24 +159,27 @@ async fn answer(state: AppState, mut req: GradeRequest) -> Result<(Value, bool),
         variables: req.variables.as_deref(),
         parameters: &names,
     };
-    let (program, hit) = program(&state, spec).await?;
+    let (program, hit) = program(&state, spec, &budget).await?;
     let options = options(&req, &program.variables)?;
-    let st = state.clone();
-    let body = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let values: Vec<f64> = params.iter().map(|(_, x)| *x).collect();
-        let mut grader = Grader::new(&program, values, options, &st.config)?;
-        let results: Vec<Value> = answers
-            .iter()
-            .map(|a| grade_one(&mut grader, &program, kind, a))
-            .collect();
-        Ok(if batch {
-            json!({"results": results})
-        } else {
-            results.into_iter().next().unwrap_or(Value::Null)
+    let config = state.config.clone();
+    let body = state
+        .workers
+        .run(move || -> Result<Value, ApiError> {
+            let values: Vec<f64> = params.iter().map(|(_, x)| *x).collect();
+            let mut grader = Grader::new(&program, values, options, &config, budget.clone())?;
+            let mut results = Vec::with_capacity(answers.len());
+            for a in &answers {
+                // Each answer is bounded by the expression limits; the batch by the time.
+                budget.check().map_err(|e| exhausted(e, &config))?;
+                results.push(grade_one(&mut grader, &program, kind, a));
+            }
+            Ok(if batch {
+                json!({"results": results})
+            } else {
+                results.into_iter().next().unwrap_or(Value::Null)
+            })
         })
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("the grading task failed: {e}")))??;
+        .await?;
     Ok((body, hit))
 }
 

@@ -24,7 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::service::{ApiError, ProgramCache};
+use crate::service::{ApiError, ProgramCache, Workers};
 
 /// What every handler shares.
 pub struct Shared {
@@ -37,6 +37,8 @@ pub struct Shared {
     /// Permits for compute requests in flight; none left means 503 `overloaded`. A
     /// tokio semaphore because a permit is held across awaits.
     pub in_flight: Arc<Semaphore>,
+    /// The cores for CPU-heavy work (compiling, grading, large batches and answers).
+    pub workers: Workers,
 }
 
 /// The handlers' state: cheap to clone.
@@ -48,6 +50,7 @@ pub fn state(config: Config) -> AppState {
         cache: ProgramCache::new(config.cache_capacity),
         metrics: Metrics::default(),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+        workers: Workers::new(config.max_blocking, config.max_queued),
         config,
     })
 }

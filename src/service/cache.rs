@@ -9,6 +9,7 @@ use moka::sync::Cache;
 use super::error::ApiError;
 use super::program::{build, Prepared, Program};
 use crate::config::Config;
+use crate::engine::Budget;
 use crate::metrics::Metrics;
 
 /// Compiled programs by canonical key, and by exact spelling.
@@ -16,9 +17,11 @@ use crate::metrics::Metrics;
 pub struct ProgramCache {
     cache: Cache<String, Arc<Program>>,
     /// The fast path: a request spelled exactly like an earlier one (same expressions,
-    /// variables, parameter names, endpoint) finds its program without being parsed.
-    /// Entries weigh their key; an eighth of the capacity.
-    spellings: Cache<String, Arc<Program>>,
+    /// variables, parameter names, endpoint) finds its program's canonical key without
+    /// being parsed. It holds keys, never programs, so every program alive in the cache
+    /// is weighed by `cache` (an entry here whose program was evicted finds nothing).
+    /// Entries weigh both keys; an eighth of the capacity.
+    spellings: Cache<String, Arc<str>>,
 }
 
 /// The exact-spelling key of a request: every part length-prefixed, so no two requests
@@ -62,8 +65,8 @@ impl ProgramCache {
                 .build(),
             spellings: Cache::builder()
                 .max_capacity(capacity_bytes / 8)
-                .weigher(|key: &String, _: &Arc<Program>| {
-                    u32::try_from(key.len() + 64).unwrap_or(u32::MAX)
+                .weigher(|key: &String, canonical: &Arc<str>| {
+                    u32::try_from(key.len() + canonical.len() + 64).unwrap_or(u32::MAX)
                 })
                 .build(),
         }
@@ -71,7 +74,8 @@ impl ProgramCache {
 
     /// The program last served for this exact spelling, if still cached.
     pub fn by_spelling(&self, key: &str, metrics: &Metrics) -> Option<Arc<Program>> {
-        let p = self.spellings.get(key)?;
+        let canonical = self.spellings.get(key)?;
+        let p = self.cache.get(&*canonical)?;
         metrics.record_cache(true);
         Some(p)
     }
@@ -83,9 +87,9 @@ impl ProgramCache {
         Some(p)
     }
 
-    /// Remembers that `spelling` is served by `program`.
-    pub fn remember_spelling(&self, spelling: String, program: Arc<Program>) {
-        self.spellings.insert(spelling, program);
+    /// Remembers that `spelling` is served by the program of canonical key `key`.
+    pub fn remember_spelling(&self, spelling: String, key: &str) {
+        self.spellings.insert(spelling, Arc::from(key));
     }
 
     /// The program of `prepared`, from the cache or built (blocking: call it where
@@ -95,6 +99,7 @@ impl ProgramCache {
         prepared: Prepared,
         config: &Config,
         metrics: &Metrics,
+        budget: &Budget,
     ) -> Result<(Arc<Program>, bool), ApiError> {
         if let Some(p) = self.cache.get(&prepared.key) {
             metrics.record_cache(true);
@@ -107,7 +112,7 @@ impl ProgramCache {
             .try_get_with(key, || {
                 built = true;
                 let start = Instant::now();
-                let p = build(prepared, config).map(Arc::new);
+                let p = build(prepared, config, budget).map(Arc::new);
                 metrics.record_compile(start.elapsed());
                 p
             })

@@ -17,10 +17,11 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::engine::expr::{Node, Scope};
-use crate::engine::{compile, diff, parse, read, ExprId, Pool, Tape};
+use crate::engine::{compile, diff, parse, read, Budget, Exhausted, ExprId, Pool, Tape};
 
 use super::error::ApiError;
 use super::program::Program;
+use super::work::exhausted;
 
 /// A symbolic proof multiplies out products of sums while a result has at most this many
 /// terms (a square of a 8-term sum, say) ...
@@ -135,7 +136,8 @@ pub struct Grader {
     output_of: HashMap<ExprId, usize>,
     tape: Tape,
     options: GradeOptions,
-    max_nodes: usize,
+    /// The request's budget: sampling and hints stop when its time runs out.
+    budget: Budget,
     parse: parse::ParseOptions,
     memo: HashMap<(ExprId, ExprId), (Verdict, Vec<f64>)>,
 }
@@ -168,6 +170,7 @@ impl Grader {
         params: Vec<f64>,
         options: GradeOptions,
         config: &Config,
+        budget: Budget,
     ) -> Result<Grader, ApiError> {
         let tape = program
             .tape
@@ -211,12 +214,12 @@ impl Grader {
             reference_at: Vec::new(),
             output_of,
             tape,
-            max_nodes: config.max_nodes,
+            budget,
             parse: config.parse_options(),
             memo: HashMap::new(),
             options,
         };
-        g.sample();
+        g.sample().map_err(|e| exhausted(e, config))?;
         Ok(g)
     }
 
@@ -228,7 +231,7 @@ impl Grader {
     }
 
     /// Draws the usable samples: points where every output of the reference is finite.
-    fn sample(&mut self) {
+    fn sample(&mut self) -> Result<(), Exhausted> {
         let n = self.variables.len();
         let wanted = self.options.samples.max(1);
         let boxes: Vec<Vec<(f64, f64)>> = match &self.options.domain {
@@ -242,7 +245,8 @@ impl Grader {
         let mut rng = Rng(self.options.seed);
         for bounds in boxes {
             let (mut samples, mut values) = (Vec::new(), Vec::new());
-            for _ in 0..wanted * 40 {
+            for i in 0..wanted.saturating_mul(40) {
+                self.budget.check_every(i)?;
                 let p: Vec<f64> = bounds
                     .iter()
                     .map(|&(lo, hi)| lo + (hi - lo) * rng.unit())
@@ -263,9 +267,10 @@ impl Grader {
                 (self.samples, self.reference_at, self.bounds) = (samples, values, bounds);
             }
             if enough {
-                return;
+                return Ok(());
             }
         }
+        Ok(())
     }
 
     /// Whether there are enough samples to decide anything numerically.
@@ -453,7 +458,7 @@ impl Grader {
         // Missing chain factor: answer * du/dx_i = reference for an inner function u.
         let var = self.variable_of(reference)?;
         for inner in self.inner_functions(var) {
-            let Ok(du) = diff::gradient(&mut self.pool, inner, &[var], self.max_nodes) else {
+            let Ok(du) = diff::gradient(&mut self.pool, inner, &[var], self.budget.clone()) else {
                 continue;
             };
             let du = du[0];

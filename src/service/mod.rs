@@ -7,6 +7,8 @@ pub mod error;
 pub mod grade;
 pub mod points;
 pub mod program;
+pub mod work;
 
 pub use cache::ProgramCache;
 pub use error::ApiError;
+pub use work::{RequestBudget, Workers};

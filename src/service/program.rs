@@ -2,11 +2,13 @@
 //! names), the cache key, differentiation, compilation, and the limits of each step.
 
 use crate::config::Config;
+use crate::engine::compile::{compile_within, CompileError};
 use crate::engine::expr::Scope;
 use crate::engine::print::{Latex, Printer, Text};
-use crate::engine::{compile, diff, read, ExprId, Pool, Tape};
+use crate::engine::{diff, read, Budget, ExprId, Pool, Tape};
 
 use super::error::ApiError;
+use super::work::exhausted;
 
 /// What a program computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -175,8 +177,9 @@ fn too_many_nodes(config: &Config) -> ApiError {
     )
 }
 
-/// Differentiates and compiles a prepared request.
-pub fn build(prepared: Prepared, config: &Config) -> Result<Program, ApiError> {
+/// Differentiates and compiles a prepared request, within `budget` (its time and the
+/// configured node limit).
+pub fn build(prepared: Prepared, config: &Config, budget: &Budget) -> Result<Program, ApiError> {
     let Prepared {
         kind,
         mut pool,
@@ -208,12 +211,14 @@ pub fn build(prepared: Prepared, config: &Config) -> Result<Program, ApiError> {
     }
     let vars: Vec<ExprId> = variables.iter().map(|v| pool.sym(v)).collect();
     let params: Vec<ExprId> = parameters.iter().map(|p| pool.sym(p)).collect();
-    let gradients = diff::jacobian(&mut pool, &roots, &vars, config.max_nodes)
-        .map_err(|_| too_many_nodes(config))?;
+    let mut budget = budget.clone();
+    budget.max_nodes = config.max_nodes;
+    let gradients = diff::jacobian(&mut pool, &roots, &vars, budget.clone())
+        .map_err(|e| exhausted(e, config))?;
     let hessian = match kind {
         Kind::Hessian | Kind::Differentiate(2) => match gradients.first() {
-            Some(g) if roots.len() == 1 => diff::jacobian(&mut pool, g, &vars, config.max_nodes)
-                .map_err(|_| too_many_nodes(config))?,
+            Some(g) if roots.len() == 1 => diff::jacobian(&mut pool, g, &vars, budget.clone())
+                .map_err(|e| exhausted(e, config))?,
             _ => Vec::new(),
         },
         _ => Vec::new(),
@@ -225,9 +230,10 @@ pub fn build(prepared: Prepared, config: &Config) -> Result<Program, ApiError> {
             outputs.extend(gradients.iter().flatten());
             outputs.extend(hessian.iter().flatten());
             let inputs: Vec<ExprId> = vars.iter().chain(&params).copied().collect();
-            let tape = compile(&pool, &outputs, &inputs).map_err(|e| {
+            let tape = compile_within(&pool, &outputs, &inputs, &budget).map_err(|e| match e {
+                CompileError::Exhausted(e) => exhausted(e, config),
                 // Prepare resolved every name; an unbound one here is a bug.
-                ApiError::internal(e.to_string())
+                CompileError::Unbound(e) => ApiError::internal(e.to_string()),
             })?;
             if tape.len() > config.max_program_instructions {
                 return Err(ApiError::limit_exceeded(
@@ -292,20 +298,29 @@ impl Program {
         tape + self.pool.len() * 96 + 256
     }
 
-    /// Prints the program's expressions and derivatives, as text or LaTeX. Fails when an
-    /// answer would be larger than `max_symbolic_nodes`.
-    pub fn symbolic(&self, latex: bool, config: &Config) -> Result<Symbolic, ApiError> {
+    /// Prints the program's expressions and derivatives, as text or LaTeX. Fails when the
+    /// answers together would be larger than `max_symbolic_nodes` (checked before any is
+    /// printed), or when the budget's time runs out.
+    pub fn symbolic(
+        &self,
+        latex: bool,
+        config: &Config,
+        budget: &Budget,
+    ) -> Result<Symbolic, ApiError> {
         let all = self
             .values
             .iter()
             .chain(self.gradients.iter().flatten())
             .chain(self.hessian.iter().flatten());
-        for &id in all {
-            if self.pool.tree_size(id) > config.max_symbolic_nodes {
+        let mut total: u64 = 0;
+        for (i, &id) in all.enumerate() {
+            budget.check_every(i).map_err(|e| exhausted(e, config))?;
+            total = total.saturating_add(self.pool.tree_size(id));
+            if total > config.max_symbolic_nodes {
                 return Err(ApiError::limit_exceeded(
                     "max_symbolic_nodes",
                     format!(
-                        "a symbolic answer would have over {} nodes; ask for numbers instead",
+                        "the symbolic answer would have over {} nodes in all; ask for numbers, or for \"definitions\": true, which names shared subexpressions once",
                         config.max_symbolic_nodes
                     ),
                 ));
@@ -313,14 +328,27 @@ impl Program {
         }
         let mut text = Printer::new(&self.pool, Text);
         let mut tex = Printer::new(&self.pool, Latex);
-        let mut p = |id: ExprId| if latex { tex.print(id) } else { text.print(id) };
-        let row = |p: &mut dyn FnMut(ExprId) -> String, ids: &[ExprId]| {
-            ids.iter().map(|&i| p(i)).collect::<Vec<_>>()
+        let mut p = |id: ExprId| {
+            if latex {
+                tex.print_within(id, budget)
+            } else {
+                text.print_within(id, budget)
+            }
+            .map_err(|e| exhausted(e, config))
         };
+        let mut row = |ids: &[ExprId]| ids.iter().map(|&i| p(i)).collect::<Result<Vec<_>, _>>();
         Ok(Symbolic {
-            values: row(&mut p, &self.values),
-            gradients: self.gradients.iter().map(|g| row(&mut p, g)).collect(),
-            hessian: self.hessian.iter().map(|h| row(&mut p, h)).collect(),
+            values: row(&self.values)?,
+            gradients: self
+                .gradients
+                .iter()
+                .map(|g| row(g))
+                .collect::<Result<_, _>>()?,
+            hessian: self
+                .hessian
+                .iter()
+                .map(|h| row(h))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -734,3 +734,85 @@ async fn a_large_batch_without_variables_answers_every_point() {
         .sum();
     assert!((num(&values[19_999]) - want).abs() < 1e-12);
 }
+
+/// A timed-out compile stops its work: the one worker core is free again within about
+/// 100 ms of the 422, so the next compile is not queued behind the abandoned one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_compile_stops_working_and_frees_its_core() {
+    let shared = state(Config {
+        request_timeout_ms: 200,
+        max_blocking: 1,
+        ..Config::default()
+    });
+    let app = app(shared);
+    let started = std::time::Instant::now();
+    let r = post(
+        &app,
+        "/v1/hessian",
+        json!({"expression": crate::rosenbrock(1000), "points": []}),
+    )
+    .await;
+    let answered = started.elapsed();
+    assert_eq!(
+        (r.status, r.body["limit"].as_str()),
+        (422, Some("request_timeout_ms")),
+        "{}",
+        r.body
+    );
+    assert!(
+        answered < std::time::Duration::from_millis(400),
+        "{answered:?}"
+    );
+    let t = std::time::Instant::now();
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x*y + 17", "point": {"x": 2, "y": 3}}),
+    )
+    .await;
+    let waited = t.elapsed();
+    assert_eq!(
+        (r.status, r.body["gradient"]["x"].as_f64()),
+        (200, Some(3.0))
+    );
+    assert!(
+        waited < std::time::Duration::from_millis(250),
+        "the next compile waited {waited:?} for the abandoned one"
+    );
+}
+
+/// Past the queue of CPU-heavy work, requests are refused with 503 `overloaded`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_work_past_the_queue_is_overloaded() {
+    let app = app(state(Config {
+        max_blocking: 1,
+        max_queued: 0,
+        ..Config::default()
+    }));
+    let slow = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            post(
+                &app,
+                "/v1/hessian",
+                json!({"expression": crate::rosenbrock(400), "points": []}),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x*y + 18", "point": {"x": 2, "y": 3}}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (503, Some("overloaded")),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.retry_after.as_deref(), Some("1"));
+    assert_eq!(slow.await.unwrap().status, 200);
+}

@@ -31,6 +31,7 @@ use smallvec::SmallVec;
 
 mod schedule;
 
+use super::budget::{Budget, Exhausted};
 use super::expr::{Constant, ExprId, Node, Pool};
 use super::filing;
 use super::func::Func;
@@ -60,8 +61,33 @@ enum Def {
     Instr(Op, VReg, VReg),
 }
 
+/// Why [`compile_within`] made no tape.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// A root depends on a symbol that is not an input.
+    #[error(transparent)]
+    Unbound(#[from] UnboundSymbol),
+    /// The budget's time ran out.
+    #[error(transparent)]
+    Exhausted(#[from] Exhausted),
+}
+
 /// Compiles `roots` into a tape whose inputs are the symbols `inputs`, in order.
 pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape, UnboundSymbol> {
+    compile_within(pool, roots, inputs, &Budget::default()).map_err(|e| match e {
+        CompileError::Unbound(u) => u,
+        // An unlimited budget never runs out.
+        CompileError::Exhausted(_) => UnboundSymbol(String::new()),
+    })
+}
+
+/// [`compile`], stopping with [`Exhausted::Time`] when the budget's time runs out.
+pub fn compile_within(
+    pool: &Pool,
+    roots: &[ExprId],
+    inputs: &[ExprId],
+    budget: &Budget,
+) -> Result<Tape, CompileError> {
     let mut l = Lowering {
         pool,
         defs: Vec::with_capacity(pool.len()),
@@ -76,7 +102,8 @@ pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape,
         let v = l.push(Def::Input(k as u32));
         l.values[input.index()] = v;
     }
-    for id in demanded(pool, roots) {
+    for (i, id) in demanded(pool, roots).into_iter().enumerate() {
+        budget.check_every(i)?;
         if l.values[id.index()] != UNLOWERED {
             continue;
         }

@@ -16,6 +16,7 @@ use rustc_hash::FxHashMap as HashMap;
 pub use latex::Latex;
 pub use text::Text;
 
+use super::budget::{Budget, Exhausted};
 use super::expr::{Constant, ExprId, Node, Pool};
 use super::func::Func;
 
@@ -102,16 +103,24 @@ impl<'p, S: Style> Printer<'p, S> {
     /// The printed form of `id`. Its length grows with [`Pool::tree_size`]: check that
     /// before printing what a request made.
     pub fn print(&mut self, id: ExprId) -> String {
-        for n in self.pool.reachable(&[id]) {
+        self.print_within(id, &Budget::default())
+            .unwrap_or_default()
+    }
+
+    /// [`Printer::print`], stopping when the budget's time runs out.
+    pub fn print_within(&mut self, id: ExprId, budget: &Budget) -> Result<String, Exhausted> {
+        for (i, n) in self.pool.reachable(&[id]).into_iter().enumerate() {
+            budget.check_every(i)?;
             if !self.done.contains_key(&n) {
                 let piece = self.piece(n);
                 self.done.insert(n, piece);
             }
         }
-        self.done
+        Ok(self
+            .done
             .get(&id)
             .map(|p| p.text.clone())
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
     fn get(&self, id: ExprId) -> &Piece {
