@@ -61,9 +61,16 @@ pub struct Config {
     )]
     pub max_program_instructions: usize,
 
-    /// Largest symbolic answer, as the size of its expression tree: printing costs that.
+    /// Largest symbolic answer, as the size of its expression trees together (every entry
+    /// of a gradient, Jacobian or Hessian counted): printing costs that.
     #[arg(long, env = "NABLA_MAX_SYMBOLIC_NODES", default_value_t = 200_000)]
     pub max_symbolic_nodes: u64,
+
+    /// Most numbers one answer may hold (points times outputs: values, gradient,
+    /// Jacobian and Hessian entries), checked before anything is computed; the memory of
+    /// an answer. Symbolic answers are bounded by `max_symbolic_nodes` in all.
+    #[arg(long, env = "NABLA_MAX_ANSWER_VALUES", default_value_t = 1_500_000)]
+    pub max_answer_values: usize,
 
     /// Most points in one batch (`points`).
     #[arg(long, env = "NABLA_MAX_POINTS", default_value_t = 100_000)]

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -42,6 +43,10 @@ pub struct ComputeRequest {
     /// Also answer the symbolic derivatives.
     #[serde(default)]
     pub symbolic: bool,
+    /// With `symbolic`: name each subexpression used more than once in
+    /// `symbolic.definitions` and use the names.
+    #[serde(default)]
+    pub definitions: bool,
 }
 
 /// `POST /v1/gradient`.
@@ -78,12 +83,15 @@ async fn respond(state: AppState, kind: Kind, req: ComputeRequest) -> Response {
 /// the budget tells the CPU work it started to stop.
 pub async fn within_time<F>(state: &AppState, work: impl FnOnce(Budget) -> F) -> Response
 where
-    F: std::future::Future<Output = Result<(Value, bool), ApiError>>,
+    F: std::future::Future<Output = Result<(Bytes, bool), ApiError>>,
 {
     let limit = Duration::from_millis(state.config.request_timeout_ms);
     let request = RequestBudget::start(&state.config);
     match tokio::time::timeout(limit, work(request.budget.clone())).await {
-        Ok(Ok((body, hit))) => with_cache_header(Json(body).into_response(), hit),
+        Ok(Ok((body, hit))) => {
+            let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+            with_cache_header((json, body).into_response(), hit)
+        }
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::limit_exceeded(
             "request_timeout_ms",
@@ -190,7 +198,7 @@ async fn compute(
     kind: Kind,
     req: ComputeRequest,
     budget: Budget,
-) -> Result<(Value, bool), ApiError> {
+) -> Result<(Bytes, bool), ApiError> {
     let exprs = expressions(kind, req.expression, req.expressions)?;
     let (pts, batch) = one_or_many(req.point, req.points, "point", state.config.max_points)?;
     let params = points::read_parameters(&req.parameters)?;
@@ -210,6 +218,19 @@ async fn compute(
         .tape
         .as_ref()
         .ok_or_else(|| ApiError::internal("a compute program without a tape"))?;
+    // What the answer will hold, bounded before anything is allocated for it.
+    let numbers = pts.len().saturating_mul(tape.outputs());
+    if numbers > state.config.max_answer_values {
+        return Err(ApiError::limit_exceeded(
+            "max_answer_values",
+            format!(
+                "the answer would hold {numbers} numbers ({} points of {} outputs), over the limit of {}",
+                pts.len(),
+                tape.outputs(),
+                state.config.max_answer_values
+            ),
+        ));
+    }
     let mut inputs = Vec::with_capacity(pts.len() * tape.inputs());
     for (i, p) in pts.iter().enumerate() {
         points::read_point(
@@ -251,33 +272,63 @@ async fn compute(
             .map_err(|e| ApiError::internal(e.to_string()))?;
         out
     };
-    let mut body = Map::new();
-    body.insert("variables".into(), Value::from(program.variables.clone()));
-    let answers: Vec<Map<String, Value>> = out
-        .chunks(n_out.max(1))
-        .take(pts.len())
-        .map(|o| answer(&program, o, layout))
-        .collect();
-    for &(field, plural) in fields(kind) {
-        if batch {
-            let all: Vec<Value> = answers
-                .iter()
-                .map(|a| a.get(field).cloned().unwrap_or(Value::Null))
-                .collect();
-            body.insert(plural.into(), Value::Array(all));
-        } else if let Some(a) = answers.first() {
-            body.insert(field.into(), a.get(field).cloned().unwrap_or(Value::Null));
+    let share = req.definitions;
+    let texts = match req.symbolic {
+        true => {
+            let (config, program) = (state.config.clone(), program.clone());
+            Some(
+                state
+                    .workers
+                    .run(move || symbolic(&config, &program, kind, layout, share, &budget))
+                    .await?,
+            )
         }
-    }
-    if req.symbolic {
-        let (config, program) = (state.config.clone(), program.clone());
-        let texts = state
-            .workers
-            .run(move || symbolic(&config, &program, kind, layout, &budget))
-            .await?;
-        body.insert("symbolic".into(), texts);
-    }
-    Ok((Value::Object(body), hit))
+        false => None,
+    };
+    let numbers = out.len();
+    let n_points = pts.len();
+    let shape = move || -> Result<Bytes, ApiError> {
+        let mut body = Map::new();
+        body.insert("variables".into(), Value::from(program.variables.clone()));
+        let mut answers: Vec<Map<String, Value>> = out
+            .chunks(n_out.max(1))
+            .take(n_points)
+            .map(|o| answer(&program, o, layout))
+            .collect();
+        for &(field, plural) in fields(kind) {
+            if batch {
+                let all: Vec<Value> = answers
+                    .iter_mut()
+                    .map(|a| a.remove(field).unwrap_or(Value::Null))
+                    .collect();
+                body.insert(plural.into(), Value::Array(all));
+            } else if let Some(a) = answers.first_mut() {
+                body.insert(field.into(), a.remove(field).unwrap_or(Value::Null));
+            }
+        }
+        if let Some(t) = texts {
+            body.insert("symbolic".into(), t);
+        }
+        encode(&Value::Object(body))
+    };
+    // A large answer is shaped and written off the async runtime.
+    let bytes = if numbers > LARGE_ANSWER {
+        state.workers.run(shape).await?
+    } else {
+        shape()?
+    };
+    Ok((bytes, hit))
+}
+
+/// Numbers in an answer past which it is shaped and written on a worker (about a
+/// millisecond of work).
+const LARGE_ANSWER: usize = 20_000;
+
+/// A JSON body as bytes.
+pub fn encode(v: &Value) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(v)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal(format!("the answer could not be written: {e}")))
 }
 
 /// The answer's fields and their batch names, by endpoint.
@@ -361,13 +412,15 @@ fn symbolic(
     program: &Program,
     kind: Kind,
     layout: Layout,
+    share: bool,
     budget: &Budget,
 ) -> Result<Value, ApiError> {
-    let s = program.symbolic(false, config, budget)?;
+    let s = program.symbolic(false, share, config, budget)?;
+    let defs = super::differentiate::definitions(&s);
     let texts = |row: Vec<String>| row.into_iter().map(Value::from).collect::<Vec<_>>();
     let rows = s.gradients.into_iter().map(texts).collect();
     let hessian = s.hessian.into_iter().map(texts).collect();
-    let fields = shape_fields(
+    let mut fields = shape_fields(
         kind,
         texts(s.values),
         rows,
@@ -375,5 +428,8 @@ fn symbolic(
         &program.variables,
         layout,
     );
+    if let Some(d) = defs {
+        fields.insert("definitions".into(), d);
+    }
     Ok(Value::Object(fields))
 }

@@ -5,13 +5,14 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::compute::{program, within_time};
+use super::compute::{encode, program, within_time};
 use super::extract::ApiJson;
 use super::AppState;
 use crate::engine::Budget;
 use crate::service::points::{shaped, Layout};
 use crate::service::program::{Kind, Spec, Symbolic};
 use crate::service::ApiError;
+use bytes::Bytes;
 
 /// The body of `/v1/differentiate`.
 #[derive(Debug, Deserialize)]
@@ -28,6 +29,11 @@ pub struct DifferentiateRequest {
     pub parameters: Map<String, Value>,
     /// 1 (gradient or Jacobian) or 2 (also the Hessian).
     pub order: Option<Value>,
+    /// Name each subexpression used more than once (`u1`, `u2`, ...) in `definitions`,
+    /// and use the names in the answers: the answer grows with the expression's DAG, not
+    /// with its tree.
+    #[serde(default)]
+    pub definitions: bool,
 }
 
 /// `POST /v1/differentiate`.
@@ -42,7 +48,7 @@ async fn answer(
     state: AppState,
     req: DifferentiateRequest,
     budget: Budget,
-) -> Result<(Value, bool), ApiError> {
+) -> Result<(Bytes, bool), ApiError> {
     let order = match &req.order {
         None => 1,
         Some(v) => match v.as_u64() {
@@ -56,6 +62,7 @@ async fn answer(
         },
     };
     let several = req.expressions.is_some();
+    let share = req.definitions;
     let exprs = match (req.expression, req.expressions) {
         (Some(e), None) => vec![e],
         (None, Some(es)) => es,
@@ -85,14 +92,14 @@ async fn answer(
     let body = state
         .workers
         .run(move || {
-            let text = program.symbolic(false, &config, &budget)?;
-            let latex = program.symbolic(true, &config, &budget)?;
+            let text = program.symbolic(false, share, &config, &budget)?;
+            let latex = program.symbolic(true, share, &config, &budget)?;
             let vars = &program.variables;
             let mut body = Map::new();
             body.insert("variables".into(), Value::from(vars.clone()));
             body.extend(fields(&text, vars, several));
             body.insert("latex".into(), Value::Object(fields(&latex, vars, several)));
-            Ok(Value::Object(body))
+            encode(&Value::Object(body))
         })
         .await?;
     Ok((body, hit))
@@ -105,6 +112,9 @@ fn fields(s: &Symbolic, vars: &[String], several: bool) -> Map<String, Value> {
         .map(|g| shaped(g, vars, Layout::Object))
         .collect();
     let mut m = Map::new();
+    if let Some(d) = definitions(s) {
+        m.insert("definitions".into(), d);
+    }
     if several {
         m.insert("expressions".into(), Value::from(s.values.clone()));
         m.insert("jacobian".into(), Value::Array(rows));
@@ -127,4 +137,17 @@ fn fields(s: &Symbolic, vars: &[String], several: bool) -> Map<String, Value> {
         }
     }
     m
+}
+
+/// The `definitions` object of an answer that asked for them.
+pub fn definitions(s: &Symbolic) -> Option<Value> {
+    if s.definitions.is_empty() {
+        return None;
+    }
+    let defs: Map<String, Value> = s
+        .definitions
+        .iter()
+        .map(|(name, text)| (name.clone(), Value::from(text.as_str())))
+        .collect();
+    Some(Value::Object(defs))
 }

@@ -5,7 +5,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::compute::{one_or_many, program, within_time};
+use super::compute::{encode, one_or_many, program, within_time};
 use super::extract::ApiJson;
 use super::AppState;
 use crate::engine::Budget;
@@ -14,6 +14,7 @@ use crate::service::points::{number, read_parameters};
 use crate::service::program::{Kind, Program, Spec};
 use crate::service::work::exhausted;
 use crate::service::ApiError;
+use bytes::Bytes;
 
 /// The body of `/v1/grade`.
 #[derive(Debug, Deserialize)]
@@ -113,7 +114,7 @@ async fn answer(
     state: AppState,
     mut req: GradeRequest,
     budget: Budget,
-) -> Result<(Value, bool), ApiError> {
+) -> Result<(Bytes, bool), ApiError> {
     let kind = match req.kind.as_deref().unwrap_or("gradient") {
         "gradient" => GradeKind::Gradient,
         "jacobian" => GradeKind::Jacobian,
@@ -164,7 +165,7 @@ async fn answer(
     let config = state.config.clone();
     let body = state
         .workers
-        .run(move || -> Result<Value, ApiError> {
+        .run(move || -> Result<Bytes, ApiError> {
             let values: Vec<f64> = params.iter().map(|(_, x)| *x).collect();
             let mut grader = Grader::new(&program, values, options, &config, budget.clone())?;
             let mut results = Vec::with_capacity(answers.len());
@@ -173,7 +174,7 @@ async fn answer(
                 budget.check().map_err(|e| exhausted(e, &config))?;
                 results.push(grade_one(&mut grader, &program, kind, a));
             }
-            Ok(if batch {
+            encode(&if batch {
                 json!({"results": results})
             } else {
                 results.into_iter().next().unwrap_or(Value::Null)

@@ -4,6 +4,7 @@
 //! are JSON numbers, or the strings "NaN", "Infinity" and "-Infinity" (the proto3 JSON
 //! convention) both ways.
 
+use rustc_hash::FxHashSet as HashSet;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -90,15 +91,29 @@ pub fn read_point(
     let which = describe(index);
     match (layout, point) {
         (Layout::Object, Value::Object(map)) => {
-            if let Some(k) = map.keys().find(|k| !variables.contains(k)) {
-                return Err(ApiError::invalid_request(format!(
-                    "{which} has a value for {k:?}, which is not a variable (the variables are {variables:?})"
-                )));
+            // Keys are unique: with every variable present and as many keys as
+            // variables, there is no other key. Only then is a set made (a point may
+            // have 100,000 keys; a scan per key would be quadratic).
+            let extra = || -> Option<ApiError> {
+                let vars: HashSet<&str> = variables.iter().map(String::as_str).collect();
+                let k = map.keys().find(|k| !vars.contains(k.as_str()))?;
+                let shown: Vec<&String> = variables.iter().take(20).collect();
+                Some(ApiError::invalid_request(format!(
+                    "{which} has a value for {k:?}, which is not a variable (the variables are {shown:?}{})",
+                    if variables.len() > 20 { " and more" } else { "" }
+                )))
+            };
+            if map.len() > variables.len() {
+                if let Some(e) = extra() {
+                    return Err(e);
+                }
             }
             for v in variables {
                 match map.get(v) {
                     None => {
-                        return Err(ApiError::missing_value(format!("{which} has no value for {v:?}")))
+                        return Err(extra().unwrap_or_else(|| {
+                            ApiError::missing_value(format!("{which} has no value for {v:?}"))
+                        }))
                     }
                     Some(x) => out.push(read_number(x).ok_or_else(|| {
                         ApiError::missing_value(format!("{which}: the value of {v:?} is not a number: {x}"))

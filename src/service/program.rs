@@ -1,10 +1,12 @@
 //! From a request's expressions to a compiled [`Program`]: reading (with the request's
 //! names), the cache key, differentiation, compilation, and the limits of each step.
 
+use rustc_hash::FxHashSet as HashSet;
+
 use crate::config::Config;
 use crate::engine::compile::{compile_within, CompileError};
 use crate::engine::expr::Scope;
-use crate::engine::print::{Latex, Printer, Text};
+use crate::engine::print::{self, Latex, Printer, Text};
 use crate::engine::{diff, read, Budget, ExprId, Pool, Tape};
 
 use super::error::ApiError;
@@ -76,14 +78,17 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Every name an identifier, none twice (a set: a request may list 100,000 names).
 fn check_names(what: &str, names: &[String]) -> Result<(), ApiError> {
-    for (i, n) in names.iter().enumerate() {
+    let mut seen: HashSet<&str> =
+        HashSet::with_capacity_and_hasher(names.len(), Default::default());
+    for n in names {
         if !is_identifier(n) {
             return Err(ApiError::invalid_request(format!(
                 "{what} name {n:?} is not a name of the expression language ([A-Za-z_][A-Za-z0-9_]*)"
             )));
         }
-        if names[..i].contains(n) {
+        if !seen.insert(n) {
             return Err(ApiError::invalid_request(format!(
                 "{what} {n:?} is listed twice"
             )));
@@ -101,8 +106,9 @@ pub fn prepare(spec: Spec<'_>, config: &Config) -> Result<Prepared, ApiError> {
     }
     check_names("variable", spec.variables.unwrap_or_default())?;
     check_names("parameter", spec.parameters)?;
+    let params: HashSet<&str> = spec.parameters.iter().map(String::as_str).collect();
     if let Some(vars) = spec.variables {
-        if let Some(p) = spec.parameters.iter().find(|p| vars.contains(p)) {
+        if let Some(p) = vars.iter().find(|v| params.contains(v.as_str())) {
             return Err(ApiError::invalid_request(format!(
                 "{p:?} is both a variable and a parameter"
             )));
@@ -133,7 +139,7 @@ pub fn prepare(spec: Spec<'_>, config: &Config) -> Result<Prepared, ApiError> {
         None => pool
             .free_symbols(&roots)
             .into_iter()
-            .filter(|s| !spec.parameters.contains(s))
+            .filter(|s| !params.contains(s.as_str()))
             .collect(),
     };
     let parameters = spec.parameters.to_vec();
@@ -269,6 +275,21 @@ pub struct Symbolic {
     pub gradients: Vec<Vec<String>>,
     /// The Hessian of the one expression (empty unless of order 2).
     pub hessian: Vec<Vec<String>>,
+    /// Shared subexpressions named once, in order (each uses only names before it); the
+    /// texts above use the names. Empty unless asked for.
+    pub definitions: Vec<(String, String)>,
+}
+
+/// Names for `k` definitions that no symbol of `pool` has: `u1 ...`, else `_u1 ...`.
+fn definition_names(pool: &Pool, k: usize) -> Vec<String> {
+    let mut prefix = String::from("u");
+    loop {
+        let names: Vec<String> = (1..=k).map(|i| format!("{prefix}{i}")).collect();
+        if names.iter().all(|n| pool.find_symbol(n).is_none()) {
+            return names;
+        }
+        prefix.insert(0, '_');
+    }
 }
 
 impl Program {
@@ -298,45 +319,80 @@ impl Program {
         tape + self.pool.len() * 96 + 256
     }
 
-    /// Prints the program's expressions and derivatives, as text or LaTeX. Fails when the
-    /// answers together would be larger than `max_symbolic_nodes` (checked before any is
-    /// printed), or when the budget's time runs out.
+    /// Prints the program's expressions and derivatives, as text or LaTeX; with `share`,
+    /// subexpressions used more than once are printed once as named definitions. Fails
+    /// when the answer would be larger than `max_symbolic_nodes` in all (checked before
+    /// anything is printed), or when the budget's time runs out.
     pub fn symbolic(
         &self,
         latex: bool,
+        share: bool,
         config: &Config,
         budget: &Budget,
     ) -> Result<Symbolic, ApiError> {
-        let all = self
+        let roots: Vec<ExprId> = self
             .values
             .iter()
             .chain(self.gradients.iter().flatten())
-            .chain(self.hessian.iter().flatten());
-        let mut total: u64 = 0;
-        for (i, &id) in all.enumerate() {
-            budget.check_every(i).map_err(|e| exhausted(e, config))?;
-            total = total.saturating_add(self.pool.tree_size(id));
-            if total > config.max_symbolic_nodes {
-                return Err(ApiError::limit_exceeded(
-                    "max_symbolic_nodes",
-                    format!(
-                        "the symbolic answer would have over {} nodes in all; ask for numbers, or for \"definitions\": true, which names shared subexpressions once",
-                        config.max_symbolic_nodes
-                    ),
-                ));
-            }
-        }
-        let mut text = Printer::new(&self.pool, Text);
-        let mut tex = Printer::new(&self.pool, Latex);
-        let mut p = |id: ExprId| {
-            if latex {
-                tex.print_within(id, budget)
-            } else {
-                text.print_within(id, budget)
-            }
-            .map_err(|e| exhausted(e, config))
+            .chain(self.hessian.iter().flatten())
+            .copied()
+            .collect();
+        let named = if share {
+            print::shared(&self.pool, &roots)
+        } else {
+            Vec::new()
         };
-        let mut row = |ids: &[ExprId]| ids.iter().map(|&i| p(i)).collect::<Result<Vec<_>, _>>();
+        let total = if share {
+            print::printed_size(&self.pool, &roots, &named)
+        } else {
+            roots
+                .iter()
+                .fold(0u64, |t, &id| t.saturating_add(self.pool.tree_size(id)))
+        };
+        budget.check().map_err(|e| exhausted(e, config))?;
+        if total > config.max_symbolic_nodes {
+            let hint = if share {
+                "ask for numbers instead"
+            } else {
+                "ask for numbers, or for \"definitions\": true, which names shared subexpressions once"
+            };
+            return Err(ApiError::limit_exceeded(
+                "max_symbolic_nodes",
+                format!(
+                    "the symbolic answer would have {total} nodes in all, over the limit of {}; {hint}",
+                    config.max_symbolic_nodes
+                ),
+            ));
+        }
+        if latex {
+            self.print(Printer::new(&self.pool, Latex), &named, config, budget)
+        } else {
+            self.print(Printer::new(&self.pool, Text), &named, config, budget)
+        }
+    }
+
+    fn print<S: print::Style>(
+        &self,
+        mut printer: Printer<'_, S>,
+        named: &[ExprId],
+        config: &Config,
+        budget: &Budget,
+    ) -> Result<Symbolic, ApiError> {
+        let names = definition_names(&self.pool, named.len());
+        let mut definitions = Vec::with_capacity(named.len());
+        for (&id, name) in named.iter().zip(names) {
+            let text = printer
+                .print_within(id, budget)
+                .map_err(|e| exhausted(e, config))?;
+            printer.name(id, &name);
+            definitions.push((name, text));
+        }
+        let mut row = |ids: &[ExprId]| {
+            ids.iter()
+                .map(|&i| printer.print_within(i, budget))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| exhausted(e, config))
+        };
         Ok(Symbolic {
             values: row(&self.values)?,
             gradients: self
@@ -349,6 +405,7 @@ impl Program {
                 .iter()
                 .map(|h| row(h))
                 .collect::<Result<_, _>>()?,
+            definitions,
         })
     }
 }

@@ -816,3 +816,143 @@ async fn cpu_work_past_the_queue_is_overloaded() {
     assert_eq!(r.retry_after.as_deref(), Some("1"));
     assert_eq!(slow.await.unwrap().status, 200);
 }
+
+/// Substitutes `definitions` (each using only the ones before it) into `text`, innermost
+/// last, so the result is a plain expression.
+fn substitute(text: &str, definitions: &serde_json::Map<String, Value>) -> String {
+    let mut out = text.to_string();
+    for (name, def) in definitions.iter().rev() {
+        let def = format!("({})", def.as_str().unwrap());
+        let mut next = String::new();
+        let bytes = out.as_bytes();
+        let mut i = 0;
+        while i < out.len() {
+            let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+            let at_start = i == 0 || !is_ident(bytes[i - 1]);
+            let end = i + name.len();
+            if at_start
+                && out[i..].starts_with(name.as_str())
+                && (end == out.len() || !is_ident(bytes[end]))
+            {
+                next.push_str(&def);
+                i = end;
+            } else {
+                next.push(bytes[i] as char);
+                i += 1;
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+/// With `definitions`, shared subexpressions are named once: the answer of a deep chain
+/// stays small, and every entry, with the definitions substituted back, is the same
+/// function as the plain answer (checked by value at a point).
+#[tokio::test]
+async fn definitions_name_shared_subexpressions_once_and_mean_the_same() {
+    let app = router(Config::default());
+    let expr = format!("{}x*y + z{}", "sin(".repeat(6), ")".repeat(6));
+    let plain = post(
+        &app,
+        "/v1/differentiate",
+        json!({"expression": expr, "order": 2}),
+    )
+    .await;
+    let shared = post(
+        &app,
+        "/v1/differentiate",
+        json!({"expression": expr, "order": 2, "definitions": true}),
+    )
+    .await;
+    assert_eq!((plain.status, shared.status), (200, 200), "{}", shared.body);
+    let defs = shared.body["definitions"].as_object().unwrap();
+    assert!(defs.len() >= 6, "{defs:?}");
+    assert!(shared.body["latex"]["definitions"].is_object());
+    assert!(shared.body.to_string().len() < plain.body.to_string().len());
+    let point = json!({"x": 0.3, "y": -0.7, "z": 0.2});
+    for (a, b) in ["x", "y", "z"]
+        .iter()
+        .flat_map(|a| ["x", "y", "z"].map(|b| (*a, b)))
+    {
+        let full = substitute(shared.body["hessian"][a][b].as_str().unwrap(), defs);
+        let value = |e: String| {
+            let app = app.clone();
+            let point = point.clone();
+            async move {
+                let r = post(
+                    &app,
+                    "/v1/gradient",
+                    json!({"expression": e, "variables": ["x", "y", "z"], "point": point}),
+                )
+                .await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                num(&r.body["value"])
+            }
+        };
+        let want = value(plain.body["hessian"][a][b].as_str().unwrap().to_string()).await;
+        let got = value(full).await;
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "{a}{b}: {got} vs {want}"
+        );
+    }
+    // The deep chain of the attack: 367 bytes asking for 144 second derivatives.
+    let inner = (0..12)
+        .map(|i| format!("x{i}"))
+        .collect::<Vec<_>>()
+        .join("+");
+    let deep = format!("{}{inner}{}", "sin(".repeat(60), ")".repeat(60));
+    let r = post(
+        &app,
+        "/v1/differentiate",
+        json!({"expression": deep, "order": 2}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["limit"].as_str()),
+        (422, Some("max_symbolic_nodes"))
+    );
+    let r = post(
+        &app,
+        "/v1/differentiate",
+        json!({"expression": deep, "order": 2, "definitions": true}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.to_string().len() < 100_000,
+        "{} bytes",
+        r.body.to_string().len()
+    );
+}
+
+/// An answer's numbers are bounded before they are computed.
+#[tokio::test]
+async fn an_answer_too_large_is_refused_before_it_is_computed() {
+    let app = router(Config {
+        max_answer_values: 1_000,
+        ..Config::default()
+    });
+    // 400 points of 3 outputs (value, two partials): 1,200 numbers.
+    let points: Vec<Value> = (0..400).map(|i| json!({"x": i, "y": 1})).collect();
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x*y", "points": points}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["limit"].as_str()),
+        (422, Some("max_answer_values")),
+        "{}",
+        r.body
+    );
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x*y", "points": &points[..100]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+}

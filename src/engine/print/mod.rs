@@ -80,6 +80,67 @@ pub struct Printer<'p, S: Style> {
     done: HashMap<ExprId, Piece>,
 }
 
+/// The nodes worth naming once when `roots` are printed together: used more than once (by
+/// parents, or as roots) and more than a name and a call, in ascending (topological)
+/// order, so each definition only uses names defined before it. Printed with their names
+/// (see [`Printer::name`]), the answers grow with the DAG, not with its tree.
+pub fn shared(pool: &Pool, roots: &[ExprId]) -> Vec<ExprId> {
+    let order = pool.reachable(roots);
+    let top = order.last().map_or(0, |id| id.index() + 1);
+    let mut uses = vec![0u32; top];
+    for r in roots {
+        uses[r.index()] = uses[r.index()].saturating_add(1);
+    }
+    for &id in &order {
+        for c in pool.children(id) {
+            uses[c.index()] = uses[c.index()].saturating_add(1);
+        }
+    }
+    order
+        .into_iter()
+        .filter(|id| uses[id.index()] >= 2 && pool.tree_size(*id) > 3)
+        .collect()
+}
+
+/// The size of what printing `roots` with the nodes `named` as names writes: each root's
+/// tree and each named node's definition, a named node inside another counting as one.
+/// Saturates; one loop over the nodes.
+pub fn printed_size(pool: &Pool, roots: &[ExprId], named: &[ExprId]) -> u64 {
+    let order = pool.reachable(roots);
+    let top = order.last().map_or(0, |id| id.index() + 1);
+    let mut is_named = vec![false; top];
+    for n in named {
+        if let Some(b) = is_named.get_mut(n.index()) {
+            *b = true;
+        }
+    }
+    // size[i]: the size of node i's definition body; as an operand, a named node is 1.
+    let mut size = vec![0u64; top];
+    for &id in &order {
+        let body = pool.children(id).iter().fold(1u64, |acc, c| {
+            let s = if is_named[c.index()] {
+                1
+            } else {
+                size[c.index()]
+            };
+            acc.saturating_add(s)
+        });
+        size[id.index()] = body;
+    }
+    let defs = named
+        .iter()
+        .filter_map(|n| size.get(n.index()))
+        .fold(0u64, |a, s| a.saturating_add(*s));
+    roots.iter().fold(defs, |a, r| {
+        let s = if is_named[r.index()] {
+            1
+        } else {
+            size[r.index()]
+        };
+        a.saturating_add(s)
+    })
+}
+
 /// The printed form of `id` as text that parses back to the same node.
 pub fn text(pool: &Pool, id: ExprId) -> String {
     Printer::new(pool, Text).print(id)
@@ -121,6 +182,12 @@ impl<'p, S: Style> Printer<'p, S> {
             .get(&id)
             .map(|p| p.text.clone())
             .unwrap_or_default())
+    }
+
+    /// From now on `id` prints as `name` (a definition printed once elsewhere). Call it
+    /// after printing `id`'s own definition and before printing anything that uses it.
+    pub fn name(&mut self, id: ExprId, name: &str) {
+        self.done.insert(id, atom(self.style.symbol(name)));
     }
 
     fn get(&self, id: ExprId) -> &Piece {
