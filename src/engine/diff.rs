@@ -7,7 +7,7 @@
 //! every partial is a shared node of the same pool: the gradient costs a small constant
 //! times the function, whatever the number of variables.
 //!
-//! [`partials`] holds all the rules. Non-smooth functions take the derivative defined
+//! `partials` holds all the rules. Non-smooth functions take the derivative defined
 //! almost everywhere: `abs' = sign`, `floor' = ceil' = round' = trunc' = sign' = signum'
 //! = 0`, `max` and `min` follow the argument they select (the first one on a tie),
 //! `(a % b)' = (1, -trunc(a/b))`.

@@ -7,8 +7,8 @@
 //! - [`func`]: the built-in functions, their names, arities and values;
 //! - [`budget`]: the node and time budget every long loop checks;
 //! - [`diff`]: every derivative rule; reverse mode, Jacobians, Hessians;
-//! - [`print`]: text that parses back, and LaTeX;
-//! - [`compile`]: DAG roots to a straight-line [`Tape`];
+//! - [`print`](mod@print): text that parses back, and LaTeX;
+//! - [`compile`](mod@compile): DAG roots to a straight-line [`Tape`];
 //! - [`tape`] and [`eval`]: the program and its evaluation at one point or a batch.
 //! - [`native`]: a small program as machine code, for one point without dispatch.
 

@@ -28,17 +28,22 @@ use crate::service::{ApiError, RequestBudget};
 #[serde(deny_unknown_fields)]
 pub struct ComputeRequest {
     /// The expression (gradient, Hessian; or a single one for the Jacobian).
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub expression: Option<String>,
     /// The expressions (Jacobian).
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub expressions: Option<Vec<String>>,
     /// What to differentiate with respect to, in the order of the answer.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub variables: Option<Vec<String>>,
     /// Values of symbols held constant, shared by every point.
     #[serde(default)]
     pub parameters: Map<String, Value>,
     /// One point.
+    #[serde(default, deserialize_with = "super::extract::present_value")]
     pub point: Option<Value>,
     /// A batch of points.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub points: Option<Vec<Value>>,
     /// Also answer the symbolic derivatives.
     #[serde(default)]

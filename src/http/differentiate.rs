@@ -19,15 +19,19 @@ use bytes::Bytes;
 #[serde(deny_unknown_fields)]
 pub struct DifferentiateRequest {
     /// One expression.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub expression: Option<String>,
     /// Several expressions (a Jacobian).
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub expressions: Option<Vec<String>>,
     /// What to differentiate with respect to; other free symbols are held constant.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub variables: Option<Vec<String>>,
     /// Symbols held constant (their values do not matter here).
     #[serde(default)]
     pub parameters: Map<String, Value>,
     /// 1 (gradient or Jacobian) or 2 (also the Hessian).
+    #[serde(default, deserialize_with = "super::extract::present_value")]
     pub order: Option<Value>,
     /// Name each subexpression used more than once (`u1`, `u2`, ...) in `definitions`,
     /// and use the names in the answers: the answer grows with the expression's DAG, not

@@ -66,3 +66,27 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             })
     }
 }
+
+/// For an optional field: present means a value, never `null` (`#[serde(default,
+/// deserialize_with = "present")]`). serde takes `null` for `None`, which the contract
+/// and the OpenAPI document refuse: a field is given, or left out.
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// [`present`] for a field of any JSON type: `null` is refused by name.
+pub fn present_value<'de, D>(d: D) -> Result<Option<serde_json::Value>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    match <serde_json::Value as serde::Deserialize>::deserialize(d)? {
+        serde_json::Value::Null => Err(serde::de::Error::custom(
+            "null is not a value here: give the field, or leave it out",
+        )),
+        v => Ok(Some(v)),
+    }
+}

@@ -21,29 +21,40 @@ use bytes::Bytes;
 #[serde(deny_unknown_fields)]
 pub struct GradeRequest {
     /// The reference expression.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub expression: Option<String>,
     /// The reference expressions (kind `jacobian`).
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub expressions: Option<Vec<String>>,
     /// The variables, in the order of array answers.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub variables: Option<Vec<String>>,
     /// Values of symbols held constant.
     #[serde(default)]
     pub parameters: Map<String, Value>,
     /// `gradient` (default), `jacobian`, `hessian` or `value`.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub kind: Option<String>,
     /// One submission.
+    #[serde(default, deserialize_with = "super::extract::present_value")]
     pub answer: Option<Value>,
     /// Many submissions (a class), graded against one reference.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub answers: Option<Vec<Value>>,
     /// A box per variable: `{"x": [0.1, 5]}`.
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub domain: Option<Map<String, Value>>,
     /// Usable sample points wanted (default 24).
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub samples: Option<usize>,
     /// Relative tolerance (default 1e-6).
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub rtol: Option<f64>,
     /// Absolute tolerance (default 1e-9).
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub atol: Option<f64>,
     /// Seed of the sampler (default 0).
+    #[serde(default, deserialize_with = "super::extract::present")]
     pub seed: Option<u64>,
 }
 

@@ -956,3 +956,48 @@ async fn an_answer_too_large_is_refused_before_it_is_computed() {
     .await;
     assert_eq!(r.status, 200);
 }
+
+/// A field is given or left out: `null` is refused, on every endpoint and field.
+#[tokio::test]
+async fn null_is_refused_where_a_value_is_due() {
+    let app = router(Config::default());
+    let cases = [
+        (
+            "/v1/gradient",
+            json!({"expression": "x", "point": {"x": 1}, "points": null}),
+        ),
+        (
+            "/v1/gradient",
+            json!({"expression": "x", "point": null, "points": [{"x": 1}]}),
+        ),
+        (
+            "/v1/gradient",
+            json!({"expression": "x", "variables": null, "point": {"x": 1}}),
+        ),
+        (
+            "/v1/jacobian",
+            json!({"expressions": null, "expression": "x", "point": {"x": 1}}),
+        ),
+        (
+            "/v1/differentiate",
+            json!({"expression": "x", "order": null}),
+        ),
+        (
+            "/v1/grade",
+            json!({"expression": "x^2", "answer": {"x": "2*x"}, "seed": null}),
+        ),
+        (
+            "/v1/grade",
+            json!({"expression": "x^2", "answer": null, "answers": [{"x": "2*x"}]}),
+        ),
+    ];
+    for (path, body) in cases {
+        let r = post(&app, path, body.clone()).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (422, Some("invalid_request")),
+            "{path} {body}: {}",
+            r.body
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! The expression DAG: typed ids, nodes with shapes, and the pool that owns them.
 //!
-//! Invariants of a [`Pool`] (checked with `debug_assert!` in [`Pool::intern`]):
+//! Invariants of a [`Pool`] (checked with `debug_assert!` in `Pool::intern`):
 //! - **children before parents**: every child id of a node is smaller than the node's,
 //!   so the node vector is already in topological order and every pass over the DAG is a
 //!   loop, never a recursion;
@@ -33,8 +33,8 @@ impl ExprId {
     }
 }
 
-/// The shape of a node's value. Only scalars exist so far; vectors and matrices (see
-/// shared/roadmap.md) join as new variants, and the canonicalising constructors are the
+/// The shape of a node's value. Only scalars exist so far; vectors and matrices join as
+/// new variants, and the canonicalising constructors are the
 /// one place that checks and propagates them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Shape {

@@ -47,7 +47,7 @@ const _: () = assert!(std::mem::size_of::<Meta>() == 16);
 
 /// Owns the nodes of one or more expressions and their derivatives.
 ///
-/// [`Pool::intern`] is the only way a node enters; the canonicalising constructors
+/// `Pool::intern` is the only way a node enters; the canonicalising constructors
 /// (`num`, `add`, `mul`, `pow`, `call`, …) call it after normalising.
 #[derive(Clone, Debug, Default)]
 pub struct Pool {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the release binary, starts it on 127.0.0.1, and runs scripts/attacks.py against
+# it (slow headers, slow bodies, idle connections, each on its own, with a probe of the
+# cached /v1/gradient). Prints a Markdown table; the README quotes it.
+#
+#   scripts/attacks.sh [seconds per attack] [only the attacks whose name contains this]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-30}
+port=18082
+cargo build --release --quiet --bin nabla
+NABLA_ADDR=127.0.0.1:$port NABLA_LOG=warn target/release/nabla &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
+  sleep 0.1
+done
+python3 scripts/attacks.py "$port" "$secs" "${2:-}"
+echo "server RSS after the attacks: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
