@@ -97,7 +97,13 @@ where
             let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
             with_cache_header((json, body).into_response(), hit)
         }
-        Ok(Err(e)) => e.into_response(),
+        Ok(Err(e)) => {
+            if e.code == "overloaded" {
+                // No core free for its CPU work (admission counts its own refusals).
+                state.metrics.record_overloaded();
+            }
+            e.into_response()
+        }
         Err(_) => ApiError::limit_exceeded(
             "request_timeout_ms",
             format!(

@@ -24,6 +24,7 @@ use tower::Service;
 use super::Limits;
 
 /// Milliseconds since the server started: connection times fit in atomics.
+#[derive(Clone, Copy)]
 pub(super) struct Clock(Instant);
 
 impl Clock {
@@ -58,14 +59,14 @@ pub(super) struct ConnState {
     shed: AtomicBool,
     /// Wakes the watchdog: the connection was shed, or a head began (a nearer deadline).
     wake: Notify,
-    /// The clock's epoch, to stamp reads.
-    epoch: Instant,
+    /// The server's clock, to stamp reads.
+    clock: Clock,
 }
 
 const NONE: u64 = u64::MAX;
 
 impl ConnState {
-    pub(super) fn new(id: u64, clock: &Clock) -> ConnState {
+    pub(super) fn new(id: u64, clock: Clock) -> ConnState {
         let now = clock.now();
         ConnState {
             id,
@@ -76,12 +77,8 @@ impl ConnState {
             busy_since: AtomicU64::new(NONE),
             shed: AtomicBool::new(false),
             wake: Notify::new(),
-            epoch: clock.0,
+            clock,
         }
-    }
-
-    fn stamp(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// No request in flight.
@@ -107,7 +104,7 @@ impl ConnState {
     }
 
     fn on_read(&self) {
-        let now = self.stamp();
+        let now = self.clock.now();
         self.last_read.store(now, Ordering::Relaxed);
         if self.is_idle()
             && self
@@ -120,7 +117,7 @@ impl ConnState {
     }
 
     fn begin(self: &Arc<Self>) -> InFlight {
-        self.busy_since.store(self.stamp(), Ordering::Relaxed);
+        self.busy_since.store(self.clock.now(), Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(self.clone())
     }
@@ -158,7 +155,7 @@ struct InFlight(Arc<ConnState>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         let c = &self.0;
-        c.idle_since.store(c.stamp(), Ordering::Relaxed);
+        c.idle_since.store(c.clock.now(), Ordering::Relaxed);
         c.head_started.store(NONE, Ordering::Relaxed);
         c.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
@@ -247,7 +244,6 @@ pub(super) async fn run(
     conn: Arc<ConnState>,
     router: Router,
     limits: Limits,
-    clock: Arc<Clock>,
     mut stop: watch::Receiver<bool>,
 ) {
     let io = TokioIo::new(Tracked {
@@ -278,7 +274,7 @@ pub(super) async fn run(
         return;
     }
     loop {
-        let next = match conn.check(&limits, clock.now()) {
+        let next = match conn.check(&limits, conn.clock.now()) {
             Ok(at) => at,
             Err(why) => {
                 tracing::debug!(id = conn.id, why, "closing connection");
@@ -301,7 +297,7 @@ pub(super) async fn run(
                 // Answer the request in flight, then close.
                 http.as_mut().graceful_shutdown();
             }
-            () = tokio::time::sleep_until(clock.instant(next)) => {}
+            () = tokio::time::sleep_until(conn.clock.instant(next)) => {}
         }
         if stopping && conn.is_idle() {
             return;

@@ -80,25 +80,14 @@ const SLACK: usize = 64;
 /// Returns the soft limit in force.
 pub fn raise_fd_limit() -> usize {
     #[cfg(unix)]
-    {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit and setrlimit read and write the one struct passed by pointer.
-        unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-                if lim.rlim_cur < lim.rlim_max {
-                    let raised = libc::rlimit {
-                        rlim_cur: lim.rlim_max,
-                        rlim_max: lim.rlim_max,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                        lim = raised;
-                    }
-                }
-                return usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
-            }
+    if let Some(lim) = nofile() {
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            // SAFETY: setrlimit reads the one struct passed by pointer.
+            unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
         }
     }
     fd_limit()
@@ -107,17 +96,21 @@ pub fn raise_fd_limit() -> usize {
 /// The soft limit on open files.
 fn fd_limit() -> usize {
     #[cfg(unix)]
-    {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the one struct passed by pointer.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-            return usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
-        }
+    if let Some(lim) = nofile() {
+        return usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
     }
     1024
+}
+
+/// The process's limit on open files, if the system tells it.
+#[cfg(unix)]
+fn nofile() -> Option<libc::rlimit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the one struct passed by pointer.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim)
 }
 
 /// The open connections: how many, and each one's state, so that the one idle longest can
@@ -182,7 +175,7 @@ pub async fn serve(
         conns: Mutex::new(HashMap::default()),
         closed: Notify::new(),
     });
-    let clock = Arc::new(Clock::new());
+    let clock = Clock::new();
     let ids = AtomicU64::new(0);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -218,18 +211,17 @@ pub async fn serve(
         }
         let _ = stream.set_nodelay(true);
         let id = ids.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(ConnState::new(id, &clock));
+        let conn = Arc::new(ConnState::new(id, clock));
         registry.add(conn.clone());
         state.metrics.set_connections(registry.len());
-        let (router, registry, clock, stop, st) = (
+        let (router, registry, stop, st) = (
             router.clone(),
             registry.clone(),
-            clock.clone(),
             stop_rx.clone(),
             state.clone(),
         );
         tokio::spawn(async move {
-            conn::run(stream, conn, router, limits, clock, stop).await;
+            conn::run(stream, conn, router, limits, stop).await;
             registry.remove(id);
             st.metrics.set_connections(registry.len());
         });
