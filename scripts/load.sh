@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Load benchmark: cached /v1/gradient requests for the sheet's 4a against nabla, and the
 # same JSON round trip against a minimal axum handler with a hand-written gradient
-# (examples/baseline.rs), one after the other in the same run. Prints requests per
-# second, p99 latency and errors for both, and the ratio.
+# (examples/baseline.rs), alternating in the same run (the machine is shared and noisy:
+# one pair of runs can differ by a third). Prints each round, then the medians of
+# requests per second and p99 latency for both, and their ratios.
 #
-#   scripts/load.sh [seconds] [connections]
+#   scripts/load.sh [seconds per run] [connections] [rounds]
 #
 # Needs wrk (Debian package; installed if missing and this runs as root). Traffic goes
 # to 127.0.0.1 only.
@@ -12,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-32}
+rounds=${3:-5}
 nabla_port=18080
 base_port=18081
 
@@ -57,14 +59,32 @@ summary() {
   errors=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {print}' <<<"$out")
   echo "$rps|$p99|${errors:-0}"
 }
-nabla_out=$(run $nabla_port)
-base_out=$(run $base_port)
-IFS='|' read -r n_rps n_p99 n_err <<<"$(summary "$nabla_out")"
-IFS='|' read -r b_rps b_p99 b_err <<<"$(summary "$base_out")"
+to_ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; print v }' <<<"$1"; }
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+n_rps_all=(); b_rps_all=(); n_p99_all=(); b_p99_all=()
 echo
-echo "| server | requests/s | p99 latency | errors |"
-echo "| --- | ---: | ---: | ---: |"
-echo "| nabla /v1/gradient (cached 4a) | $n_rps | $n_p99 | $n_err |"
-echo "| baseline axum handler, gradient by hand | $b_rps | $b_p99 | $b_err |"
-awk -v n="$n_rps" -v b="$b_rps" 'BEGIN { printf "nabla / baseline: %.0f%%\n", 100 * n / b }'
+echo "| round | nabla req/s | nabla p99 ms | errors | baseline req/s | baseline p99 ms | errors | ratio |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for r in $(seq "$rounds"); do
+  # Alternate which goes first, so neither always runs on a warmer (or busier) machine.
+  if (( r % 2 )); then
+    nabla_out=$(run $nabla_port); base_out=$(run $base_port)
+  else
+    base_out=$(run $base_port); nabla_out=$(run $nabla_port)
+  fi
+  IFS='|' read -r n_rps n_p99 n_err <<<"$(summary "$nabla_out")"
+  IFS='|' read -r b_rps b_p99 b_err <<<"$(summary "$base_out")"
+  n_rps_all+=("$n_rps"); b_rps_all+=("$b_rps")
+  n_p99_all+=("$(to_ms "$n_p99")"); b_p99_all+=("$(to_ms "$b_p99")")
+  ratio=$(awk -v n="$n_rps" -v b="$b_rps" 'BEGIN { printf "%.0f%%", 100 * n / b }')
+  echo "| $r | $n_rps | $(to_ms "$n_p99") | $n_err | $b_rps | $(to_ms "$b_p99") | $b_err | $ratio |"
+done
+n_rps=$(printf '%s\n' "${n_rps_all[@]}" | median)
+b_rps=$(printf '%s\n' "${b_rps_all[@]}" | median)
+n_p99=$(printf '%s\n' "${n_p99_all[@]}" | median)
+b_p99=$(printf '%s\n' "${b_p99_all[@]}" | median)
+echo
+echo "median of $rounds rounds: nabla $n_rps req/s, p99 $n_p99 ms; baseline $b_rps req/s, p99 $b_p99 ms"
+awk -v n="$n_rps" -v b="$b_rps" -v np="$n_p99" -v bp="$b_p99" \
+  'BEGIN { printf "nabla / baseline: %.0f%% of the requests per second, p99 %.2fx\n", 100 * n / b, np / bp }'
 rm -f "$lua"

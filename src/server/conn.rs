@@ -57,7 +57,7 @@ pub(super) struct ConnState {
     busy_since: AtomicU64,
     /// The registry asked this connection to close (the cap was reached).
     shed: AtomicBool,
-    /// Wakes the watchdog: the connection was shed, or a head began (a nearer deadline).
+    /// Wakes the watchdog: the connection was shed.
     wake: Notify,
     /// The server's clock, to stamp reads.
     clock: Clock,
@@ -106,13 +106,12 @@ impl ConnState {
     fn on_read(&self) {
         let now = self.clock.now();
         self.last_read.store(now, Ordering::Relaxed);
-        if self.is_idle()
-            && self
-                .head_started
-                .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.wake.notify_one();
+        if self.is_idle() {
+            // The first byte of a head. The watchdog is not woken: it already looks again
+            // within a header timeout of now (see `check`), so a request costs it nothing.
+            let _ =
+                self.head_started
+                    .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 
@@ -145,7 +144,10 @@ impl ConnState {
                 return Err(why);
             }
         }
-        Ok(deadlines.into_iter().min().unwrap_or(NONE))
+        // A head not begun yet may begin at any moment, and its deadline is then at least
+        // a header timeout away: looking again by then catches it on time.
+        let next_head = now.saturating_add(ms(limits.header_read_timeout));
+        Ok(deadlines.into_iter().min().unwrap_or(NONE).min(next_head))
     }
 }
 

@@ -1001,3 +1001,25 @@ async fn null_is_refused_where_a_value_is_due() {
         );
     }
 }
+
+/// JSON by its media type, in any case and with parameters; anything else is 415.
+#[tokio::test]
+async fn the_content_type_decides_json_in_any_case() {
+    let app = router(Config::default());
+    let body = json!({"expression": "x", "point": {"x": 1}}).to_string();
+    for (ct, status) in [
+        ("application/json", 200),
+        ("Application/JSON; charset=utf-8", 200),
+        (" application/json ", 200),
+        ("application/vnd.api+json", 200),
+        ("APPLICATION/MERGE-PATCH+JSON", 200),
+        ("text/json", 415),
+        ("application/jsonx", 415),
+        ("application+json", 415),
+        ("text/plain", 415),
+        ("", 415),
+    ] {
+        let r = send(&app, "POST", "/v1/gradient", Some(ct), body.clone()).await;
+        assert_eq!(r.status, status, "{ct:?}: {}", r.body);
+    }
+}
