@@ -13,51 +13,67 @@ const BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-#[derive(Clone, Debug, Default)]
+/// A histogram of seconds: one atomic counter per bucket (not cumulative: an observation
+/// is one addition; `render` adds them up), so recording takes no lock.
+#[derive(Debug, Default)]
 struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+    counts: [AtomicU64; BUCKETS.len() + 1],
+    /// The sum, in nanoseconds.
+    sum_nanos: AtomicU64,
 }
 
 impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        for (c, &b) in self.counts.iter_mut().zip(&BUCKETS) {
-            if seconds <= b {
-                *c += 1;
-            }
-        }
-        self.sum += seconds;
-        self.count += 1;
+    fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|&b| seconds <= b)
+            .unwrap_or(BUCKETS.len());
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
         for (c, b) in self.counts.iter().zip(&BUCKETS) {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {c}");
+            cumulative += c.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
         }
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
-            self.count
-        );
+        let count = cumulative + self.counts[BUCKETS.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
         let braces = if labels.is_empty() {
             String::new()
         } else {
             format!("{{{labels}}}")
         };
-        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
-        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_count{braces} {count}");
     }
 }
 
-/// The service's metrics. Counters are atomics; the labelled families sit behind
-/// `std::sync::Mutex`es held only to add a number (never across an await).
+/// The statuses the service answers with, each with its own counter per route; any other
+/// status is counted in a map behind a lock (none is expected).
+const STATUSES: [u16; 10] = [200, 400, 404, 405, 408, 413, 415, 422, 500, 503];
+
+/// A route's requests by status and their latency.
 #[derive(Debug, Default)]
+struct RouteStats {
+    by_status: [AtomicU64; STATUSES.len()],
+    latency: Histogram,
+}
+
+/// The service's metrics. Recording a request takes no lock: every route of
+/// [`crate::http::ROUTES`] (and "unmatched") has its own atomic counters, so the two
+/// workers answering requests never wait on each other here.
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    latency: Mutex<BTreeMap<&'static str, Histogram>>,
-    compile: Mutex<Histogram>,
+    routes: [RouteStats; crate::http::ROUTES.len() + 1],
+    /// Statuses outside `STATUSES`, by route.
+    other: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    compile: Histogram,
     /// Compiled programs served from the cache.
     pub cache_hits: AtomicU64,
     /// Compiled programs built because the cache did not have them.
@@ -68,22 +84,47 @@ pub struct Metrics {
     overloaded: AtomicU64,
 }
 
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            routes: std::array::from_fn(|_| RouteStats::default()),
+            other: Mutex::default(),
+            compile: Histogram::default(),
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            overloaded: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The route names, in the order of `Metrics::routes`.
+fn route_name(i: usize) -> &'static str {
+    crate::http::ROUTES.get(i).map_or("unmatched", |(_, p)| *p)
+}
+
 impl Metrics {
-    /// Counts a finished request of `route` (the matched route pattern) with `status`.
-    pub fn record_request(&self, route: &'static str, status: u16, elapsed: Duration) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route, status)).or_default() += 1;
+    /// Counts a finished request of route `route` (its index in [`crate::http::ROUTES`];
+    /// any other index is "unmatched") with `status`.
+    pub fn record_request(&self, route: usize, status: u16, elapsed: Duration) {
+        let i = route.min(self.routes.len() - 1);
+        let stats = &self.routes[i];
+        match STATUSES.iter().position(|&s| s == status) {
+            Some(k) => {
+                stats.by_status[k].fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                if let Ok(mut m) = self.other.lock() {
+                    *m.entry((route_name(i), status)).or_default() += 1;
+                }
+            }
         }
-        if let Ok(mut m) = self.latency.lock() {
-            m.entry(route).or_default().observe(elapsed.as_secs_f64());
-        }
+        stats.latency.observe(elapsed);
     }
 
     /// Records one compilation's duration.
     pub fn record_compile(&self, elapsed: Duration) {
-        if let Ok(mut h) = self.compile.lock() {
-            h.observe(elapsed.as_secs_f64());
-        }
+        self.compile.observe(elapsed);
     }
 
     /// Sets the number of open client connections.
@@ -111,22 +152,36 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP nabla_requests_total Requests answered, by route and status.\n");
         out.push_str("# TYPE nabla_requests_total counter\n");
-        if let Ok(m) = self.requests.lock() {
-            for ((route, status), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "nabla_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-                );
+        let mut counts: BTreeMap<(&str, u16), u64> = BTreeMap::new();
+        for (i, stats) in self.routes.iter().enumerate() {
+            for (c, &status) in stats.by_status.iter().zip(&STATUSES) {
+                let n = c.load(Ordering::Relaxed);
+                if n > 0 {
+                    counts.insert((route_name(i), status), n);
+                }
             }
+        }
+        if let Ok(m) = self.other.lock() {
+            counts.extend(m.iter().map(|(&k, &n)| (k, n)));
+        }
+        for ((route, status), n) in counts {
+            let _ = writeln!(
+                out,
+                "nabla_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
         out.push_str("# HELP nabla_request_duration_seconds Time to answer a request, by route.\n");
         out.push_str("# TYPE nabla_request_duration_seconds histogram\n");
-        if let Ok(m) = self.latency.lock() {
-            for (route, h) in m.iter() {
-                h.render(
+        for (i, stats) in self.routes.iter().enumerate() {
+            if stats
+                .by_status
+                .iter()
+                .any(|c| c.load(Ordering::Relaxed) > 0)
+            {
+                stats.latency.render(
                     &mut out,
                     "nabla_request_duration_seconds",
-                    &format!("route=\"{route}\""),
+                    &format!("route=\"{}\"", route_name(i)),
                 );
             }
         }
@@ -164,9 +219,8 @@ impl Metrics {
             "# HELP nabla_compile_duration_seconds Time to differentiate and compile a program.\n",
         );
         out.push_str("# TYPE nabla_compile_duration_seconds histogram\n");
-        if let Ok(h) = self.compile.lock() {
-            h.render(&mut out, "nabla_compile_duration_seconds", "");
-        }
+        self.compile
+            .render(&mut out, "nabla_compile_duration_seconds", "");
         out
     }
 }

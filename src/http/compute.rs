@@ -13,12 +13,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::extract::ApiJson;
+use super::write;
 use super::AppState;
 use crate::config::Config;
 use crate::engine::eval::BatchError;
 use crate::engine::Budget;
 use crate::service::cache::spelling_key;
-use crate::service::points::{self, number, shaped, Layout};
+use crate::service::points::{self, shaped, Layout};
 use crate::service::program::{prepare, Kind, Program, Spec};
 use crate::service::work::exhausted;
 use crate::service::{ApiError, RequestBudget};
@@ -57,7 +58,7 @@ pub struct ComputeRequest {
 /// `POST /v1/gradient`.
 pub async fn gradient(
     State(state): State<AppState>,
-    ApiJson(req): ApiJson<ComputeRequest>,
+    ApiJson(req, _permit): ApiJson<ComputeRequest>,
 ) -> Response {
     respond(state, Kind::Gradient, req).await
 }
@@ -65,7 +66,7 @@ pub async fn gradient(
 /// `POST /v1/jacobian`.
 pub async fn jacobian(
     State(state): State<AppState>,
-    ApiJson(req): ApiJson<ComputeRequest>,
+    ApiJson(req, _permit): ApiJson<ComputeRequest>,
 ) -> Response {
     respond(state, Kind::Jacobian, req).await
 }
@@ -73,7 +74,7 @@ pub async fn jacobian(
 /// `POST /v1/hessian`.
 pub async fn hessian(
     State(state): State<AppState>,
-    ApiJson(req): ApiJson<ComputeRequest>,
+    ApiJson(req, _permit): ApiJson<ComputeRequest>,
 ) -> Response {
     respond(state, Kind::Hessian, req).await
 }
@@ -200,7 +201,7 @@ pub async fn program(
                 .await?
         }
     };
-    state.cache.remember_spelling(spelling, &key);
+    state.cache.remember_spelling(spelling, &key, &program);
     Ok((program, hit))
 }
 
@@ -299,28 +300,8 @@ async fn compute(
     let numbers = out.len();
     let n_points = pts.len();
     let shape = move || -> Result<Bytes, ApiError> {
-        let mut body = Map::new();
-        body.insert("variables".into(), Value::from(program.variables.clone()));
-        let mut answers: Vec<Map<String, Value>> = out
-            .chunks(n_out.max(1))
-            .take(n_points)
-            .map(|o| answer(&program, o, layout))
-            .collect();
-        for &(field, plural) in fields(kind) {
-            if batch {
-                let all: Vec<Value> = answers
-                    .iter_mut()
-                    .map(|a| a.remove(field).unwrap_or(Value::Null))
-                    .collect();
-                body.insert(plural.into(), Value::Array(all));
-            } else if let Some(a) = answers.first_mut() {
-                body.insert(field.into(), a.remove(field).unwrap_or(Value::Null));
-            }
-        }
-        if let Some(t) = texts {
-            body.insert("symbolic".into(), t);
-        }
-        encode(&Value::Object(body))
+        let body = write::answer(&program, &out, n_points, batch, layout, texts.as_ref());
+        Ok(Bytes::from(body))
     };
     // A large answer is shaped and written off the async runtime.
     let bytes = if numbers > LARGE_ANSWER {
@@ -340,19 +321,6 @@ pub fn encode(v: &Value) -> Result<Bytes, ApiError> {
     serde_json::to_vec(v)
         .map(Bytes::from)
         .map_err(|e| ApiError::internal(format!("the answer could not be written: {e}")))
-}
-
-/// The answer's fields and their batch names, by endpoint.
-fn fields(kind: Kind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        Kind::Jacobian => &[("value", "values"), ("jacobian", "jacobians")],
-        Kind::Hessian => &[
-            ("value", "values"),
-            ("gradient", "gradients"),
-            ("hessian", "hessians"),
-        ],
-        _ => &[("value", "values"), ("gradient", "gradients")],
-    }
 }
 
 /// The fields of an answer for `kind`: the expressions' `values`, each expression's
@@ -390,31 +358,6 @@ fn shape_fields(
         m.insert("hessian".into(), shaped(&h, vars, layout));
     }
     m
-}
-
-/// Splits one point's outputs (values, gradient rows, Hessian rows) into fields.
-fn answer(program: &Program, out: &[f64], layout: Layout) -> Map<String, Value> {
-    let (n, m) = (program.variables.len(), program.outputs);
-    let numbers = |from: usize, len: usize| -> Vec<Value> {
-        out.get(from..from + len)
-            .unwrap_or(&[])
-            .iter()
-            .map(|&v| number(v))
-            .collect()
-    };
-    let rows = (0..m).map(|i| numbers(m + i * n, n)).collect();
-    let hessian = match program.kind {
-        Kind::Hessian => (0..n).map(|i| numbers(m + m * n + i * n, n)).collect(),
-        _ => Vec::new(),
-    };
-    shape_fields(
-        program.kind,
-        numbers(0, m),
-        rows,
-        hessian,
-        &program.variables,
-        layout,
-    )
 }
 
 /// The `symbolic` field: the expressions and derivatives as text, shaped like the answer.

@@ -43,7 +43,7 @@ pub struct DifferentiateRequest {
 /// `POST /v1/differentiate`.
 pub async fn differentiate(
     State(state): State<AppState>,
-    ApiJson(req): ApiJson<DifferentiateRequest>,
+    ApiJson(req, _permit): ApiJson<DifferentiateRequest>,
 ) -> Response {
     within_time(&state, |budget| answer(state.clone(), req, budget)).await
 }

@@ -36,6 +36,10 @@ impl IntoResponse for ApiError {
         if self.code == "overloaded" {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if self.limit == Some("body_read_timeout_ms") {
+            // The rest of a body that did not arrive in time is not waited for.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

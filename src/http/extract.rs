@@ -1,19 +1,25 @@
-//! The JSON extractor: like `axum::Json`, but every rejection is one of our problems
-//! (`unsupported_media_type`, `payload_too_large`, `malformed_json`, `invalid_request`),
-//! so no framework text reaches a client.
+//! The JSON extractor of the compute routes: like `axum::Json`, but every rejection is
+//! one of our problems (`unsupported_media_type`, `payload_too_large`, `malformed_json`,
+//! `invalid_request`, `limit_exceeded`, `overloaded`), so no framework text reaches a
+//! client; and it admits the request: the body is read whole under its deadline before a
+//! permit is taken, so a slow client holds a connection, never a permit.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::AppState;
 use crate::service::ApiError;
 
-/// A JSON body deserialised into `T`.
-pub struct ApiJson<T>(pub T);
+/// A JSON body deserialised into `T`, and the request's in-flight permit (keep it bound,
+/// as `_permit`, until the answer is ready).
+pub struct ApiJson<T>(pub T, pub OwnedSemaphorePermit);
 
 fn is_json(content_type: &str) -> bool {
     // Compared without copying: this runs on every request.
@@ -53,21 +59,42 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         require_json(req.headers())?;
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large(state.config.max_body_bytes)
-            } else {
-                ApiError::malformed_json(format!("the body could not be read: {e}"))
+        let config = &state.config;
+        let limit = config.max_body_bytes;
+        let read = Limited::new(req.into_body(), limit).collect();
+        let deadline = Duration::from_millis(config.body_read_timeout_ms);
+        let bytes = match tokio::time::timeout(deadline, read).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.is::<LengthLimitError>() => {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            Ok(Err(e)) => {
+                return Err(ApiError::malformed_json(format!(
+                    "the body could not be read: {e}"
+                )))
+            }
+            // The rest of the body is not waited for: the connection closes (error.rs).
+            Err(_) => {
+                return Err(ApiError::limit_exceeded(
+                    "body_read_timeout_ms",
+                    format!(
+                        "the request body did not arrive within {} ms",
+                        config.body_read_timeout_ms
+                    ),
+                ))
+            }
+        };
+        let permit = state.in_flight.clone().try_acquire_owned().map_err(|_| {
+            state.metrics.record_overloaded();
+            ApiError::overloaded()
+        })?;
+        let value = serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+            Category::Data => ApiError::invalid_request(e.to_string()),
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::malformed_json(format!("the body is not valid JSON: {e}"))
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| match e.classify() {
-                Category::Data => ApiError::invalid_request(e.to_string()),
-                Category::Syntax | Category::Eof | Category::Io => {
-                    ApiError::malformed_json(format!("the body is not valid JSON: {e}"))
-                }
-            })
+        Ok(ApiJson(value, permit))
     }
 }
 

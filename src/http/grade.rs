@@ -68,7 +68,10 @@ enum GradeKind {
 }
 
 /// `POST /v1/grade`.
-pub async fn grade(State(state): State<AppState>, ApiJson(req): ApiJson<GradeRequest>) -> Response {
+pub async fn grade(
+    State(state): State<AppState>,
+    ApiJson(req, _permit): ApiJson<GradeRequest>,
+) -> Response {
     within_time(&state, |budget| answer(state.clone(), req, budget)).await
 }
 

@@ -7,14 +7,12 @@ pub mod error;
 pub mod extract;
 pub mod grade;
 pub mod meta;
+pub mod write;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::header::CONNECTION;
-use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -76,7 +74,6 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/hessian", post(compute::hessian))
         .route("/v1/differentiate", post(differentiate::differentiate))
         .route("/v1/grade", post(grade::grade))
-        .route_layer(middleware::from_fn_with_state(state.clone(), admit))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
         .route("/openapi.json", get(meta::openapi))
@@ -92,57 +89,6 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Admits a compute request: reads its body whole, under `body_read_timeout_ms` and
-/// `max_body_bytes`, and only then takes one of `max_in_flight` permits (none left: 503
-/// `overloaded`). A slow client so holds a connection, never a permit.
-async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    if let Err(e) = extract::require_json(&parts.headers) {
-        return e.into_response();
-    }
-    let limit = state.config.max_body_bytes;
-    let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit));
-    let deadline = Duration::from_millis(state.config.body_read_timeout_ms);
-    let bytes = match tokio::time::timeout(deadline, read).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return ApiError::payload_too_large(limit).into_response();
-        }
-        Ok(Err(e)) => {
-            return ApiError::malformed_json(format!("the body could not be read: {e}"))
-                .into_response();
-        }
-        Err(_) => {
-            // The rest of the body is not waited for: the connection closes.
-            let mut response = ApiError::limit_exceeded(
-                "body_read_timeout_ms",
-                format!(
-                    "the request body did not arrive within {} ms",
-                    state.config.body_read_timeout_ms
-                ),
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-            return response;
-        }
-    };
-    match state.in_flight.clone().try_acquire_owned() {
-        Ok(permit) => {
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
-            drop(permit);
-            response
-        }
-        Err(_) => {
-            state.metrics.record_overloaded();
-            ApiError::overloaded().into_response()
-        }
-    }
-}
-
 /// Counts and logs every request.
 async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -154,8 +100,8 @@ async fn record(State(state): State<AppState>, req: Request, next: Next) -> Resp
         .map(MatchedPath::as_str);
     let route = ROUTES
         .iter()
-        .find(|(_, p)| Some(*p) == matched)
-        .map_or("unmatched", |(_, p)| *p);
+        .position(|(_, p)| Some(*p) == matched)
+        .unwrap_or(ROUTES.len());
     // The method and path are kept only when a line will be logged (the load test runs
     // with NABLA_LOG=warn: copying them cost every request an allocation).
     let logged =

@@ -1,7 +1,7 @@
 //! The cache of compiled programs: bounded by memory (programs are weighed), concurrent,
 //! and single-flight (many requests missing on one key at once compile it once).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use moka::sync::Cache;
@@ -17,11 +17,20 @@ use crate::metrics::Metrics;
 pub struct ProgramCache {
     cache: Cache<String, Arc<Program>>,
     /// The fast path: a request spelled exactly like an earlier one (same expressions,
-    /// variables, parameter names, endpoint) finds its program's canonical key without
-    /// being parsed. It holds keys, never programs, so every program alive in the cache
-    /// is weighed by `cache` (an entry here whose program was evicted finds nothing).
-    /// Entries weigh both keys; an eighth of the capacity.
-    spellings: Cache<String, Arc<str>>,
+    /// variables, parameter names, endpoint) finds its program without being parsed. It
+    /// holds no program alive (a `Weak`, and the canonical key to look it up again), so
+    /// every program alive in the cache is weighed by `cache`. Entries weigh both keys
+    /// and a program's handle; an eighth of the capacity.
+    spellings: Cache<String, Spelled>,
+}
+
+/// What the spelling cache remembers of a program.
+#[derive(Clone)]
+struct Spelled {
+    /// The program while it is alive (in the cache, or in a request): one lookup, not two.
+    program: Weak<Program>,
+    /// Its canonical key, to find it again in the cache.
+    key: Arc<str>,
 }
 
 /// The exact-spelling key of a request: every part length-prefixed, so no two requests
@@ -32,10 +41,30 @@ pub fn spelling_key(
     variables: Option<&[String]>,
     parameters: &[String],
 ) -> String {
-    use std::fmt::Write;
-    let mut key = format!("{kind:?}");
+    let parts = expressions.len() + variables.map_or(1, <[String]>::len) + parameters.len() + 3;
+    let text: usize = expressions
+        .iter()
+        .chain(variables.unwrap_or_default())
+        .chain(parameters)
+        .map(String::len)
+        .sum();
+    let mut key = String::with_capacity(16 + text + parts * 8);
+    key.push_str(&format!("{kind:?}"));
+    // `|len:part`, written without the formatting machinery: this runs on every request.
     let mut part = |s: &str| {
-        let _ = write!(key, "|{}:", s.len());
+        key.push('|');
+        let mut digits = [0u8; 20];
+        let (mut n, mut i) = (s.len(), digits.len());
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        key.extend(digits[i..].iter().map(|&d| char::from(d)));
+        key.push(':');
         key.push_str(s);
     };
     for e in expressions {
@@ -65,8 +94,9 @@ impl ProgramCache {
                 .build(),
             spellings: Cache::builder()
                 .max_capacity(capacity_bytes / 8)
-                .weigher(|key: &String, canonical: &Arc<str>| {
-                    u32::try_from(key.len() + canonical.len() + 64).unwrap_or(u32::MAX)
+                .weigher(|key: &String, s: &Spelled| {
+                    let handle = std::mem::size_of::<Program>() + 64;
+                    u32::try_from(key.len() + s.key.len() + handle).unwrap_or(u32::MAX)
                 })
                 .build(),
         }
@@ -74,8 +104,11 @@ impl ProgramCache {
 
     /// The program last served for this exact spelling, if still cached.
     pub fn by_spelling(&self, key: &str, metrics: &Metrics) -> Option<Arc<Program>> {
-        let canonical = self.spellings.get(key)?;
-        let p = self.cache.get(&*canonical)?;
+        let spelled = self.spellings.get(key)?;
+        let p = match spelled.program.upgrade() {
+            Some(p) => p,
+            None => self.cache.get(&*spelled.key)?,
+        };
         metrics.record_cache(true);
         Some(p)
     }
@@ -87,9 +120,13 @@ impl ProgramCache {
         Some(p)
     }
 
-    /// Remembers that `spelling` is served by the program of canonical key `key`.
-    pub fn remember_spelling(&self, spelling: String, key: &str) {
-        self.spellings.insert(spelling, Arc::from(key));
+    /// Remembers that `spelling` is served by `program`, of canonical key `key`.
+    pub fn remember_spelling(&self, spelling: String, key: &str, program: &Arc<Program>) {
+        let spelled = Spelled {
+            program: Arc::downgrade(program),
+            key: Arc::from(key),
+        };
+        self.spellings.insert(spelling, spelled);
     }
 
     /// The program of `prepared`, from the cache or built (blocking: call it where

@@ -343,6 +343,22 @@ async fn spellings_share_one_cache_entry() {
         text.contains("nabla_compile_duration_seconds_count 3"),
         "{text}"
     );
+    // The latency histogram counts the same 7, its buckets cumulative (never falling).
+    let route = "route=\"/v1/gradient\"";
+    assert!(
+        text.contains(&format!(
+            "nabla_request_duration_seconds_count{{{route}}} 7"
+        )),
+        "{text}"
+    );
+    let buckets: Vec<u64> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("nabla_request_duration_seconds_bucket{{{route}")))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 15, "{text}");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(buckets.last(), Some(&7));
 }
 
 #[tokio::test]
@@ -795,12 +811,13 @@ async fn cpu_work_past_the_queue_is_overloaded() {
             post(
                 &app,
                 "/v1/hessian",
-                json!({"expression": crate::rosenbrock(400), "points": []}),
+                json!({"expression": crate::rosenbrock(1000), "points": []}),
             )
             .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    // A Hessian of 1,000 variables takes its core for well over the 100 ms waited here.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let r = post(
         &app,
         "/v1/gradient",
