@@ -7,14 +7,13 @@ pub mod error;
 pub mod extract;
 pub mod grade;
 pub mod meta;
+pub mod record;
 pub mod write;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
@@ -85,38 +84,6 @@ pub fn app(state: AppState) -> Router {
                 ApiError::internal("the server hit a bug; it has been logged").into_response()
             },
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .layer(record::RecordLayer(state.clone()))
         .with_state(state)
-}
-
-/// Counts and logs every request.
-async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    // The route's pattern as one of ROUTES' static strings: labels without allocating,
-    // and no label per unknown path a client invents.
-    let matched = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
-    let route = ROUTES
-        .iter()
-        .position(|(_, p)| Some(*p) == matched)
-        .unwrap_or(ROUTES.len());
-    // The method and path are kept only when a line will be logged (the load test runs
-    // with NABLA_LOG=warn: copying them cost every request an allocation).
-    let logged =
-        tracing::enabled!(tracing::Level::INFO) || tracing::enabled!(tracing::Level::ERROR);
-    let line = logged.then(|| (req.method().clone(), req.uri().path().to_owned()));
-    let response = next.run(req).await;
-    let status = response.status().as_u16();
-    let elapsed = start.elapsed();
-    state.metrics.record_request(route, status, elapsed);
-    if let Some((method, path)) = line {
-        if status >= 500 {
-            tracing::error!(%method, %path, status, micros = elapsed.as_micros() as u64, "request");
-        } else {
-            tracing::info!(%method, %path, status, micros = elapsed.as_micros() as u64, "request");
-        }
-    }
-    response
 }

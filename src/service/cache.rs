@@ -1,13 +1,14 @@
 //! The cache of compiled programs: bounded by memory (programs are weighed), concurrent,
 //! and single-flight (many requests missing on one key at once compile it once).
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Instant;
 
 use moka::sync::Cache;
 
 use super::error::ApiError;
 use super::program::{build, Prepared, Program};
+use super::spellings::{Spelled, Spellings};
 use crate::config::Config;
 use crate::engine::Budget;
 use crate::metrics::Metrics;
@@ -17,20 +18,9 @@ use crate::metrics::Metrics;
 pub struct ProgramCache {
     cache: Cache<String, Arc<Program>>,
     /// The fast path: a request spelled exactly like an earlier one (same expressions,
-    /// variables, parameter names, endpoint) finds its program without being parsed. It
-    /// holds no program alive (a `Weak`, and the canonical key to look it up again), so
-    /// every program alive in the cache is weighed by `cache`. Entries weigh both keys
-    /// and a program's handle; an eighth of the capacity.
-    spellings: Cache<String, Spelled>,
-}
-
-/// What the spelling cache remembers of a program.
-#[derive(Clone)]
-struct Spelled {
-    /// The program while it is alive (in the cache, or in a request): one lookup, not two.
-    program: Weak<Program>,
-    /// Its canonical key, to find it again in the cache.
-    key: Arc<str>,
+    /// variables, parameter names, endpoint) finds its program without being parsed
+    /// (`spellings.rs`); an eighth of the capacity.
+    spellings: Arc<Spellings>,
 }
 
 /// The exact-spelling key of a request: every part length-prefixed, so no two requests
@@ -92,13 +82,9 @@ impl ProgramCache {
                     u32::try_from(key.len() + p.weight_bytes()).unwrap_or(u32::MAX)
                 })
                 .build(),
-            spellings: Cache::builder()
-                .max_capacity(capacity_bytes / 8)
-                .weigher(|key: &String, s: &Spelled| {
-                    let handle = std::mem::size_of::<Program>() + 64;
-                    u32::try_from(key.len() + s.key.len() + handle).unwrap_or(u32::MAX)
-                })
-                .build(),
+            spellings: Arc::new(Spellings::new(
+                usize::try_from(capacity_bytes / 8).unwrap_or(usize::MAX),
+            )),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod error;
 pub mod grade;
 pub mod points;
 pub mod program;
+pub mod spellings;
 pub mod work;
 
 pub use cache::ProgramCache;

@@ -17,6 +17,7 @@ mod print;
 mod props;
 mod server;
 mod sheet;
+mod spellings;
 mod support;
 mod tape;
 
