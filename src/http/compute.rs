@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::engine::eval::BatchError;
 use crate::engine::Budget;
 use crate::service::cache::spelling_key;
+use crate::service::point::Point;
 use crate::service::points::{self, shaped, Layout};
 use crate::service::program::{prepare, Kind, Program, Spec};
 use crate::service::work::exhausted;
@@ -41,11 +42,11 @@ pub struct ComputeRequest {
     #[serde(default)]
     pub parameters: Map<String, Value>,
     /// One point.
-    #[serde(default, deserialize_with = "super::extract::present_value")]
-    pub point: Option<Value>,
+    #[serde(default, deserialize_with = "super::extract::present")]
+    pub point: Option<Point>,
     /// A batch of points.
     #[serde(default, deserialize_with = "super::extract::present")]
-    pub points: Option<Vec<Value>>,
+    pub points: Option<Vec<Point>>,
     /// Also answer the symbolic derivatives.
     #[serde(default)]
     pub symbolic: bool,

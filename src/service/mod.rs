@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod error;
 pub mod grade;
+pub mod point;
 pub mod points;
 pub mod program;
 pub mod spellings;

@@ -4,10 +4,11 @@
 //! are JSON numbers, or the strings "NaN", "Infinity" and "-Infinity" (the proto3 JSON
 //! convention) both ways.
 
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::point::{Coord, Point};
 
 /// How the request spelled its points, and so how the answer spells its gradients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,14 +60,14 @@ pub fn number(v: f64) -> Value {
 }
 
 /// The layout of `point` (an object or an array; anything else is an error).
-pub fn layout(point: &Value, explicit_variables: bool) -> Result<Layout, ApiError> {
+pub fn layout(point: &Point, explicit_variables: bool) -> Result<Layout, ApiError> {
     match point {
-        Value::Object(_) => Ok(Layout::Object),
-        Value::Array(_) if explicit_variables => Ok(Layout::Array),
-        Value::Array(_) => Err(ApiError::invalid_request(
+        Point::Object(_) => Ok(Layout::Object),
+        Point::Array(_) if explicit_variables => Ok(Layout::Array),
+        Point::Array(_) => Err(ApiError::invalid_request(
             "an array point needs 'variables' to say which value is which",
         )),
-        _ => Err(ApiError::invalid_request(
+        Point::Other(_) => Err(ApiError::invalid_request(
             "a point is an object keyed by variable or an array aligned with 'variables'",
         )),
     }
@@ -79,52 +80,83 @@ fn describe(index: Option<usize>) -> String {
     }
 }
 
+/// Past this many keys or variables, look-ups go through a hash set or map instead of a
+/// scan (a point may have 100,000 keys; a scan per key would be quadratic).
+const SCAN_MAX: usize = 16;
+
 /// Appends `point`'s values in the order of `variables` to `out`. `index` is the point's
 /// position in a batch, for messages.
 pub fn read_point(
-    point: &Value,
+    point: &Point,
     layout: Layout,
     variables: &[String],
     index: Option<usize>,
     out: &mut Vec<f64>,
 ) -> Result<(), ApiError> {
-    let which = describe(index);
+    let coord = |which: &dyn Fn() -> String, v: &str, c: &Coord| match c {
+        Coord::Num(x) => Ok(*x),
+        Coord::Bad(x) => Err(ApiError::missing_value(format!(
+            "{}: the value of {v:?} is not a number: {x}",
+            which()
+        ))),
+    };
+    let which = || describe(index);
     match (layout, point) {
-        (Layout::Object, Value::Object(map)) => {
-            // Keys are unique: with every variable present and as many keys as
-            // variables, there is no other key. Only then is a set made (a point may
-            // have 100,000 keys; a scan per key would be quadratic).
+        (Layout::Object, Point::Object(entries)) => {
+            // A key that is not a variable, if any (looked for only when one may exist,
+            // or when a variable has no value: the message names the typo).
             let extra = || -> Option<ApiError> {
-                let vars: HashSet<&str> = variables.iter().map(String::as_str).collect();
-                let k = map.keys().find(|k| !vars.contains(k.as_str()))?;
+                let k = if variables.len() <= SCAN_MAX {
+                    entries
+                        .iter()
+                        .map(|(k, _)| k.as_str())
+                        .find(|k| !variables.iter().any(|v| v == k))?
+                } else {
+                    let vars: HashSet<&str> = variables.iter().map(String::as_str).collect();
+                    entries
+                        .iter()
+                        .map(|(k, _)| k.as_str())
+                        .find(|k| !vars.contains(k))?
+                };
                 let shown: Vec<&String> = variables.iter().take(20).collect();
                 Some(ApiError::invalid_request(format!(
-                    "{which} has a value for {k:?}, which is not a variable (the variables are {shown:?}{})",
+                    "{} has a value for {k:?}, which is not a variable (the variables are {shown:?}{})",
+                    which(),
                     if variables.len() > 20 { " and more" } else { "" }
                 )))
             };
-            if map.len() > variables.len() {
+            if entries.len() > variables.len() {
                 if let Some(e) = extra() {
                     return Err(e);
                 }
             }
+            // The last value written for a key counts, as in a JSON object.
+            let index: Option<HashMap<&str, &Coord>> = (entries.len() > SCAN_MAX)
+                .then(|| entries.iter().map(|(k, c)| (k.as_str(), c)).collect());
             for v in variables {
-                match map.get(v) {
+                let found = match &index {
+                    Some(map) => map.get(v.as_str()).copied(),
+                    None => entries
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k.as_str() == v)
+                        .map(|(_, c)| c),
+                };
+                match found {
                     None => {
                         return Err(extra().unwrap_or_else(|| {
-                            ApiError::missing_value(format!("{which} has no value for {v:?}"))
+                            ApiError::missing_value(format!("{} has no value for {v:?}", which()))
                         }))
                     }
-                    Some(x) => out.push(read_number(x).ok_or_else(|| {
-                        ApiError::missing_value(format!("{which}: the value of {v:?} is not a number: {x}"))
-                    })?),
+                    Some(c) => out.push(coord(&which, v, c)?),
                 }
             }
         }
-        (Layout::Array, Value::Array(xs)) => {
+        (Layout::Array, Point::Array(xs)) => {
             if xs.len() > variables.len() {
                 return Err(ApiError::invalid_request(format!(
-                    "{which} has {} values for {} variables",
+                    "{} has {} values for {} variables",
+                    which(),
                     xs.len(),
                     variables.len()
                 )));
@@ -133,20 +165,20 @@ pub fn read_point(
                 match xs.get(k) {
                     None => {
                         return Err(ApiError::missing_value(format!(
-                            "{which} has {} values: none for {v:?}",
+                            "{} has {} values: none for {v:?}",
+                            which(),
                             xs.len()
                         )))
                     }
-                    Some(x) => out.push(read_number(x).ok_or_else(|| {
-                        ApiError::missing_value(format!("{which}: the value of {v:?} is not a number: {x}"))
-                    })?),
+                    Some(c) => out.push(coord(&which, v, c)?),
                 }
             }
         }
         _ => {
             return Err(ApiError::invalid_request(format!(
-                "{which} is not spelled like the others: every point is an object, or every point an array"
-            )))
+            "{} is not spelled like the others: every point is an object, or every point an array",
+            which()
+        )))
         }
     }
     Ok(())

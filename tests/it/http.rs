@@ -1040,3 +1040,98 @@ async fn the_content_type_decides_json_in_any_case() {
         assert_eq!(r.status, status, "{ct:?}: {}", r.body);
     }
 }
+
+/// Points are read straight from the JSON: every spelling of a coordinate, a key written
+/// twice (the last counts, as in a JSON object), many variables, and every mistake with
+/// its code.
+#[tokio::test]
+async fn points_read_every_spelling_and_name_every_mistake() {
+    let app = router(Config::default());
+    let g = |point: Value| json!({"expression": "x - 2*y", "point": point});
+    let ok = [
+        (json!({"x": 1, "y": 2}), json!(-3.0)),
+        (json!({"y": 2.5, "x": -1}), json!(-6.0)),
+        (json!({"x": "Infinity", "y": 1}), json!("Infinity")),
+        (json!({"x": "NaN", "y": 1}), json!("NaN")),
+        (
+            json!({"x": 18446744073709551615u64, "y": 0}),
+            json!(18446744073709551615.0),
+        ),
+    ];
+    for (point, want) in ok {
+        let r = post(&app, "/v1/gradient", g(point.clone())).await;
+        assert_eq!(
+            (r.status, &r.body["value"]),
+            (200, &want),
+            "{point}: {}",
+            r.body
+        );
+    }
+    let bad = [
+        (json!({"x": 1}), "missing_value"),
+        (json!({"x": 1, "y": "two"}), "missing_value"),
+        (json!({"x": 1, "y": [2]}), "missing_value"),
+        (json!({"x": 1, "y": {"v": 2}}), "missing_value"),
+        (json!({"x": 1, "y": true}), "missing_value"),
+        (json!({"x": 1, "y": null}), "missing_value"),
+        (json!({"x": 1, "y": 2, "z": 3}), "invalid_request"),
+        (json!({"x": 1, "yy": 2}), "invalid_request"),
+        (json!([1, 2]), "invalid_request"),
+        (json!(3), "invalid_request"),
+        (json!("x=1"), "invalid_request"),
+        (Value::Null, "invalid_request"),
+    ];
+    for (point, code) in bad {
+        let r = post(&app, "/v1/gradient", g(point.clone())).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (422, Some(code)),
+            "{point}: {}",
+            r.body
+        );
+    }
+    // A key written twice (json! would merge them, so the body is written out).
+    let raw = r#"{"expression": "x - 2*y", "point": {"x": 1, "y": 2, "x": 10}}"#;
+    let r = send(&app, "POST", "/v1/gradient", Some("application/json"), raw).await;
+    assert_eq!(r.body["value"], json!(6.0), "{}", r.body);
+    // The typo is named, not the variable it left without a value.
+    let r = post(&app, "/v1/gradient", g(json!({"x": 1, "yy": 2}))).await;
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("\"yy\""),
+        "{}",
+        r.body
+    );
+    // 200 variables: looked up through a map, the last of a repeated key counting.
+    let n = 200;
+    let expr = (0..n)
+        .map(|i| format!("{}*v{i}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let mut point: serde_json::Map<String, Value> =
+        (0..n).map(|i| (format!("v{i}"), json!(1.0))).collect();
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": expr, "point": point}),
+    )
+    .await;
+    assert_eq!(
+        r.body["value"],
+        json!((n * (n + 1) / 2) as f64),
+        "{}",
+        r.body
+    );
+    point.insert("w".into(), json!(1));
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": expr, "point": point}),
+    )
+    .await;
+    assert_eq!(r.body["code"], json!("invalid_request"), "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("\"w\""),
+        "{}",
+        r.body
+    );
+}
