@@ -2,7 +2,6 @@
 //! points, from a cached compiled program.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -92,9 +91,9 @@ pub async fn within_time<F>(state: &AppState, work: impl FnOnce(Budget) -> F) ->
 where
     F: std::future::Future<Output = Result<(Bytes, bool), ApiError>>,
 {
-    let limit = Duration::from_millis(state.config.request_timeout_ms);
     let request = RequestBudget::start(&state.config);
-    match tokio::time::timeout(limit, work(request.budget.clone())).await {
+    let deadline = tokio::time::Instant::from_std(request.deadline);
+    match tokio::time::timeout_at(deadline, work(request.budget.clone())).await {
         Ok(Ok((body, hit))) => {
             let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
             with_cache_header((json, body).into_response(), hit)

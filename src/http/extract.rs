@@ -6,6 +6,8 @@
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -61,9 +63,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         require_json(req.headers())?;
         let config = &state.config;
         let limit = config.max_body_bytes;
-        let read = Limited::new(req.into_body(), limit).collect();
-        let deadline = Duration::from_millis(config.body_read_timeout_ms);
-        let bytes = match tokio::time::timeout(deadline, read).await {
+        let mut read = std::pin::pin!(Limited::new(req.into_body(), limit).collect());
+        // A body that has arrived already (nearly all of them) needs no timer.
+        let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+        let read = async {
+            match first {
+                Poll::Ready(r) => Ok(r),
+                Poll::Pending => {
+                    let deadline = Duration::from_millis(config.body_read_timeout_ms);
+                    tokio::time::timeout(deadline, read).await
+                }
+            }
+        };
+        let bytes = match read.await {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(e)) if e.is::<LengthLimitError>() => {
                 return Err(ApiError::payload_too_large(limit));

@@ -116,7 +116,9 @@ impl ConnState {
     }
 
     fn begin(self: &Arc<Self>) -> InFlight {
-        self.busy_since.store(self.clock.now(), Ordering::Relaxed);
+        // The read that completed the head was just now: no second look at the clock.
+        let now = self.last_read.load(Ordering::Relaxed);
+        self.busy_since.store(now, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(self.clone())
     }

@@ -82,6 +82,8 @@ impl Workers {
 pub struct RequestBudget {
     /// What the engine checks.
     pub budget: Budget,
+    /// When the request's time is up (the budget's deadline, for the caller's timer).
+    pub deadline: Instant,
     flag: Arc<AtomicBool>,
 }
 
@@ -94,6 +96,7 @@ impl RequestBudget {
             budget: Budget::nodes(config.max_nodes)
                 .until(deadline)
                 .cancelled_by(flag.clone()),
+            deadline,
             flag,
         }
     }
