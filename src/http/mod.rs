@@ -12,7 +12,6 @@ pub mod write;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -78,7 +77,6 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(meta::openapi))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 ApiError::internal("the server hit a bug; it has been logged").into_response()
