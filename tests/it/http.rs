@@ -1135,3 +1135,21 @@ async fn points_read_every_spelling_and_name_every_mistake() {
         r.body
     );
 }
+
+/// A gradient of many zeros prints each shared node once: 30,000 variables of which the
+/// expression uses one (printing every entry anew walked the whole pool per entry, so
+/// this took minutes in a debug build and now takes well under the time limit).
+#[tokio::test]
+async fn a_sparse_gradient_of_many_variables_is_printed_in_linear_time() {
+    let app = router(Config::default());
+    let vars: Vec<String> = (0..30_000).map(|i| format!("v{i}")).collect();
+    let r = post(
+        &app,
+        "/v1/differentiate",
+        json!({"expression": "3*v7", "variables": vars}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["gradient"]["v7"], json!("3"));
+    assert_eq!(r.body["gradient"]["v29999"], json!("0"));
+}

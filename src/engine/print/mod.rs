@@ -170,6 +170,12 @@ impl<'p, S: Style> Printer<'p, S> {
 
     /// [`Printer::print`], stopping when the budget's time runs out.
     pub fn print_within(&mut self, id: ExprId, budget: &Budget) -> Result<String, Exhausted> {
+        if let Some(p) = self.done.get(&id) {
+            // Printed already (the zeros of a sparse gradient): finding what a node reaches
+            // walks the ids below it, so asking again for each of 100,000 entries was
+            // quadratic.
+            return Ok(p.text.clone());
+        }
         for (i, n) in self.pool.reachable(&[id]).into_iter().enumerate() {
             budget.check_every(i)?;
             if !self.done.contains_key(&n) {
