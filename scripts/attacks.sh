@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
 port=18082
-cargo build --release --quiet --bin nabla
+cargo build --release --quiet --bin nabla --example idle_connections
 NABLA_ADDR=127.0.0.1:$port NABLA_LOG=warn target/release/nabla &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
