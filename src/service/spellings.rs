@@ -45,7 +45,7 @@ fn weight(spelling: &str, s: &Spelled) -> usize {
 }
 
 impl Spellings {
-    /// A front of at most `capacity_bytes` (by [`weight`]).
+    /// A front of at most `capacity_bytes` (entries weighed by their keys and handle).
     pub fn new(capacity_bytes: usize) -> Spellings {
         Spellings {
             shards: (0..SHARDS)
