@@ -14,7 +14,7 @@ mod sheet4a;
 use std::hint::black_box;
 use std::time::Instant;
 
-use nabla::engine::compile;
+use nabla::engine::{compile, Executable};
 
 fn main() {
     let rounds = std::env::args()
@@ -22,10 +22,10 @@ fn main() {
         .map_or(5, |s| s.parse().expect("a number"));
     let vars: Vec<String> = ["x", "y", "z"].iter().map(|s| s.to_string()).collect();
     let (pool, roots, ids) = rosenbrock::with_gradient(sheet4a::SOURCE, &vars);
-    let tape = compile(&pool, &roots, &ids).expect("inputs");
+    let tape = Executable::new(compile(&pool, &roots, &ids).expect("inputs"));
     println!(
         "{} instructions; machine code: {}",
-        tape.len(),
+        tape.tape().len(),
         tape.make_native()
     );
     let point = |i: usize| [0.7 + (i & 7) as f64 * 1e-3, -1.3, 0.4];
@@ -35,7 +35,8 @@ fn main() {
     for _ in 0..rounds {
         let runs = [
             time(&mut sum, |i| {
-                tape.interpret_into(black_box(&point(i)), &mut out, &mut scratch)
+                tape.tape()
+                    .eval_into(black_box(&point(i)), &mut out, &mut scratch)
                     .unwrap();
                 out[1]
             }),

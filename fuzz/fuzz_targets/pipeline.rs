@@ -10,8 +10,8 @@
 mod support;
 
 use libfuzzer_sys::fuzz_target;
-use nabla::engine::{compile, diff, print, Pool};
-use support::{ast, close, dual_partial, env_f64, expr, reference, syms};
+use nabla::engine::{compile, diff, print, Executable, Pool};
+use support::{ast, close, dual_partial, env_f64, expr, reference, syms, Dual, Scalar};
 
 const VARS: [&str; 3] = ["x", "y", "z"];
 
@@ -170,6 +170,77 @@ impl support::Scalar for Finite {
     }
 }
 
+thread_local! {
+    /// The largest derivative part any step of a [`Scaled`] evaluation reached.
+    static LARGEST: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// A dual number that notes the largest derivative any step of an evaluation reaches.
+/// A symbolic derivative may cancel terms that large (`(1 - tanh(u)^2)*u'` multiplied out
+/// is `u' - tanh(u)^2*u'`, two terms of 1e13 when `tanh(u)` rounds to 1), so its rounding
+/// error is measured against them, not against the result.
+#[derive(Clone, Copy)]
+struct Scaled(Dual);
+
+fn tracked(d: Dual) -> Scaled {
+    if d.d.is_finite() {
+        LARGEST.with(|l| l.set(l.get().max(d.d.abs())));
+    }
+    Scaled(d)
+}
+
+macro_rules! scaled_binary {
+    ($($tr:ident $f:ident)*) => {$(
+        impl std::ops::$tr for Scaled {
+            type Output = Scaled;
+            fn $f(self, o: Scaled) -> Scaled {
+                tracked(std::ops::$tr::$f(self.0, o.0))
+            }
+        }
+    )*};
+}
+scaled_binary!(Add add Sub sub Mul mul Div div);
+impl std::ops::Neg for Scaled {
+    type Output = Scaled;
+    fn neg(self) -> Scaled {
+        Scaled(-self.0)
+    }
+}
+impl Scalar for Scaled {
+    fn c(v: f64) -> Self {
+        Scaled(Dual::c(v))
+    }
+    fn lift(self, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Self {
+        tracked(self.0.lift(f, df))
+    }
+    fn powf(self, e: Self) -> Self {
+        tracked(self.0.powf(e.0))
+    }
+    fn rem(self, b: Self) -> Self {
+        tracked(self.0.rem(b.0))
+    }
+    fn atan2(self, x: Self) -> Self {
+        tracked(self.0.atan2(x.0))
+    }
+    fn hypot(self, y: Self) -> Self {
+        tracked(self.0.hypot(y.0))
+    }
+    fn select_max(self, b: Self, max: bool) -> Self {
+        tracked(self.0.select_max(b.0, max))
+    }
+}
+
+/// The largest derivative part of any step of `a` at `p`, differentiating by variable `k`.
+fn largest_step(a: &nabla::engine::parse::Ast, p: &[f64], k: usize) -> f64 {
+    LARGEST.with(|l| l.set(0.0));
+    let env = env_f64(&VARS, p);
+    reference::<Scaled>(a, &|n| {
+        let d = if VARS.get(k) == Some(&n) { 1.0 } else { 0.0 };
+        Scaled(Dual { v: env(n), d })
+    });
+    LARGEST.with(|l| l.get())
+}
+
 /// Whether every step of `a` at `p` is finite.
 fn finite_throughout(a: &nabla::engine::parse::Ast, p: &[f64]) -> bool {
     OVERFLOWED.with(|o| o.set(false));
@@ -198,11 +269,12 @@ fuzz_target!(|data: &[u8]| {
     // The interpreter, the machine code (where the system maps it) and a batch agree bit
     // for bit.
     let mut interpreted = vec![0.0; tape.outputs()];
-    tape.interpret_into(&p, &mut interpreted, &mut Vec::new())
+    tape.eval_into(&p, &mut interpreted, &mut Vec::new())
         .expect("arity");
-    if tape.make_native() {
+    let exe = Executable::new(tape.clone());
+    if exe.make_native() {
         let mut native = vec![0.0; tape.outputs()];
-        tape.eval_into(&p, &mut native, &mut Vec::new())
+        exe.eval_into(&p, &mut native, &mut Vec::new())
             .expect("arity");
         for (k, (a, b)) in interpreted.iter().zip(&native).enumerate() {
             assert!(
@@ -245,9 +317,17 @@ fuzz_target!(|data: &[u8]| {
         for k in 0..3 {
             let d = dual_partial(&a, &VARS, &p, k);
             let got = interpreted[k + 1];
-            if d.is_finite() && got.is_finite() && d.abs() < 1e8 && got.abs() < 1e8 {
+            // The oracle's own rounding, amplified (a division by `sin(pi)`, 1.2e-16, of
+            // `(pi/y)/(pi/y) - 1`, which canonical forms cancel exactly), shows as a
+            // partial that moves when the point moves by a trillionth.
+            let steady = [1e-12, -2e-12].iter().all(|eps| {
+                let moved: Vec<f64> = p.iter().map(|v| v * (1.0 + eps)).collect();
+                close(dual_partial(&a, &VARS, &moved, k), d, 1e-9)
+            });
+            if steady && d.is_finite() && got.is_finite() && d.abs() < 1e8 && got.abs() < 1e8 {
+                let cancelled = 64.0 * f64::EPSILON * largest_step(&a, &p, k);
                 assert!(
-                    close(got, d, 1e-8),
+                    close(got, d, 1e-8) || (got - d).abs() <= cancelled,
                     "d/d{} {src} = {got} at {p:?}, dual {d}",
                     VARS[k]
                 );

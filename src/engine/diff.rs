@@ -14,10 +14,12 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
+use std::sync::OnceLock;
 
 pub use super::budget::{Budget, Exhausted};
-use super::expr::{ExprId, Node, Pool};
+use super::expr::{Constant, ExprId, Node, Pool, Scope};
 use super::func::Func;
+use super::parse::ParseOptions;
 
 /// The gradient of `root` with respect to `wrt` (symbol nodes; any other node is treated
 /// as an independent input too). Fails when the pool grows past the budget's nodes (or
@@ -240,7 +242,7 @@ fn partials(pool: &mut Pool, id: ExprId, depends: &[u8], out: &mut Vec<(ExprId, 
         Node::Call(f, args) => {
             let args: SmallVec<[ExprId; 2]> = SmallVec::from_slice(args);
             for (k, a) in args.iter().enumerate().filter(|(_, a)| dep(a)) {
-                if let Some(d) = call_partial(pool, id, f, &args, k) {
+                if let Some(d) = call_partial(pool, f, &args, k) {
                     out.push((*a, Partial::from_slice(&[d])));
                 }
             }
@@ -248,128 +250,121 @@ fn partials(pool: &mut Pool, id: ExprId, depends: &[u8], out: &mut Vec<(ExprId, 
     }
 }
 
-/// `∂f(args)/∂args[k]` as a node, or `None` where it is 0 almost everywhere. `id` is the
-/// call's own node, which some derivatives reuse (`exp' = exp`).
-fn call_partial(pool: &mut Pool, id: ExprId, f: Func, args: &[ExprId], k: usize) -> Option<ExprId> {
-    let a = args[0];
-    let b = args.get(1).copied().unwrap_or(a);
-    let p = &mut *pool;
-    let d = match f {
-        Func::Exp => id,
-        Func::Ln => p.recip(a),
-        Func::Log2 => scaled_recip(p, std::f64::consts::LN_2, a),
-        Func::Log10 => scaled_recip(p, std::f64::consts::LN_10, a),
-        Func::Abs => p.call(Func::Sign, &[a]),
-        Func::Sign | Func::Signum | Func::Floor | Func::Ceil | Func::Round | Func::Trunc => {
-            return None
-        }
-        Func::Sin => p.call(Func::Cos, &[a]),
-        Func::Cos => {
-            let s = p.call(Func::Sin, &[a]);
-            p.neg(s)
-        }
-        Func::Tan => {
-            // 1 + tan(a)^2
-            let two = p.num(2.0);
-            let sq = p.pow(id, two);
-            let one = p.num(1.0);
-            p.add(&[one, sq])
-        }
-        Func::Asin => one_minus_square_pow(p, a, -0.5, 1.0),
-        Func::Acos => one_minus_square_pow(p, a, -0.5, -1.0),
-        Func::Atan => {
-            let two = p.num(2.0);
-            let sq = p.pow(a, two);
-            let one = p.num(1.0);
-            let s = p.add(&[one, sq]);
-            p.recip(s)
-        }
-        Func::Sinh => p.call(Func::Cosh, &[a]),
-        Func::Cosh => p.call(Func::Sinh, &[a]),
-        Func::Tanh => {
-            // 1 - tanh(a)^2
-            let two = p.num(2.0);
-            let sq = p.pow(id, two);
-            let one = p.num(1.0);
-            let neg = p.neg(sq);
-            p.add(&[one, neg])
-        }
-        Func::Asinh => square_plus_pow(p, a, 1.0, -0.5),
-        Func::Acosh => square_plus_pow(p, a, -1.0, -0.5),
-        Func::Atanh => one_minus_square_pow(p, a, -1.0, 1.0),
-        Func::Sigmoid => {
-            // s * (1 - s)
-            let one = p.num(1.0);
-            let ns = p.neg(id);
-            let one_minus = p.add(&[one, ns]);
-            p.mul(&[id, one_minus])
-        }
-        Func::Softplus => p.call(Func::Sigmoid, &[a]),
-        Func::Atan2 => {
-            // atan2(y, x): (x, -y) / (x^2 + y^2)
-            let two = p.num(2.0);
-            let (y2, x2) = (p.pow(a, two), p.pow(b, two));
-            let r2 = p.add(&[x2, y2]);
-            let inv = p.recip(r2);
-            let num = if k == 0 { b } else { p.neg(a) };
-            p.mul(&[num, inv])
-        }
-        Func::Hypot => {
-            let inv = p.recip(id);
-            p.mul(&[args[k], inv])
-        }
-        Func::Rem => {
-            if k == 0 {
-                p.num(1.0)
-            } else {
-                // a % b = a - b*trunc(a/b)
-                let q = p.div(a, b);
-                let t = p.call(Func::Trunc, &[q]);
-                p.neg(t)
+/// `∂f(args)/∂args[k]` as a node, or `None` where it is 0 almost everywhere: the
+/// function's derivative from the table (`Func::derivative`), instantiated at `args`.
+fn call_partial(pool: &mut Pool, f: Func, args: &[ExprId], k: usize) -> Option<ExprId> {
+    recipes()
+        .get(f as usize)?
+        .get(k)?
+        .as_ref()?
+        .instantiate(pool, args)
+}
+
+/// Every function's derivatives as recipes, indexed by function (its discriminant) and
+/// argument; `None` for a derivative that is 0. Made from the table once.
+fn recipes() -> &'static [Vec<Option<Recipe>>] {
+    static RECIPES: OnceLock<Vec<Vec<Option<Recipe>>>> = OnceLock::new();
+    RECIPES.get_or_init(|| {
+        let mut recipes: Vec<Vec<Option<Recipe>>> = Func::ALL.iter().map(|_| Vec::new()).collect();
+        for &f in Func::ALL {
+            if let Some(r) = recipes.get_mut(f as usize) {
+                *r = f.derivative().iter().map(|src| Recipe::new(src)).collect();
             }
         }
-        Func::Max | Func::Min => {
-            // The selected argument gets 1, the other 0: max picks a when a - b >= 0,
-            // min when b - a >= 0; signum(+0) = 1 settles ties on the first argument.
-            let diff = if f == Func::Max {
-                p.sub(a, b)
-            } else {
-                p.sub(b, a)
-            };
-            let s = p.call(Func::Signum, &[diff]);
-            let half = p.num(if k == 0 { 0.5 } else { -0.5 });
-            let hs = p.mul(&[half, s]);
-            let h = p.num(0.5);
-            p.add(&[h, hs])
+        recipes
+    })
+}
+
+/// One step of a [`Recipe`]: a node made from the results of earlier steps.
+#[derive(Debug)]
+enum Step {
+    Num(f64),
+    Const(Constant),
+    /// The call's argument `k` (`a` or `b` in the table).
+    Arg(usize),
+    Add(Vec<usize>),
+    Mul(Vec<usize>),
+    Pow(usize, usize),
+    Call(Func, Vec<usize>),
+}
+
+/// A derivative of the table, canonicalised once over the symbols `a` and `b` and kept as
+/// the steps that rebuild it: instantiating it replays the canonicalising constructors on
+/// the call's arguments, so the result is the node the rule written out by hand made.
+#[derive(Debug)]
+struct Recipe {
+    steps: Vec<Step>,
+}
+
+impl Recipe {
+    /// The recipe of `src` (`None` for `0`, or for text that does not read, which the
+    /// table's tests rule out).
+    fn new(src: &str) -> Option<Recipe> {
+        let mut pool = Pool::new();
+        let names = ["a".to_string(), "b".to_string()];
+        let scope = Scope {
+            bound: &names,
+            closed: true,
+        };
+        let root = super::read(&mut pool, src, scope, &ParseOptions::default()).ok()?;
+        if pool.node(root).as_num() == Some(0.0) {
+            return None;
         }
-    };
-    Some(d)
-}
+        let (a, b) = (pool.sym("a"), pool.sym("b"));
+        let order = pool.reachable(&[root]);
+        let mut index: HashMap<ExprId, usize> = HashMap::default();
+        let mut steps = Vec::with_capacity(order.len());
+        for id in order {
+            let at = |c: &ExprId| index.get(c).copied();
+            let all = |cs: &[ExprId]| cs.iter().map(at).collect::<Option<Vec<usize>>>();
+            let step = match pool.node(id) {
+                Node::Num(_) => Step::Num(pool.node(id).as_num()?),
+                Node::Const(c) => Step::Const(c),
+                Node::Sym(_) if id == a => Step::Arg(0),
+                Node::Sym(_) if id == b => Step::Arg(1),
+                Node::Sym(_) => return None,
+                Node::Add(ts) => Step::Add(all(ts)?),
+                Node::Mul(fs) => Step::Mul(all(fs)?),
+                Node::Pow([x, e]) => Step::Pow(at(&x)?, at(&e)?),
+                Node::Call(f, xs) => Step::Call(f, all(xs)?),
+            };
+            index.insert(id, steps.len());
+            steps.push(step);
+        }
+        Some(Recipe { steps })
+    }
 
-/// `1 / (c * a)`.
-fn scaled_recip(p: &mut Pool, c: f64, a: ExprId) -> ExprId {
-    let r = p.recip(a);
-    p.scale(1.0 / c, r)
-}
-
-/// `sign * (1 - a^2)^power`.
-fn one_minus_square_pow(p: &mut Pool, a: ExprId, power: f64, sign: f64) -> ExprId {
-    let two = p.num(2.0);
-    let sq = p.pow(a, two);
-    let neg = p.neg(sq);
-    let one = p.num(1.0);
-    let base = p.add(&[one, neg]);
-    let e = p.num(power);
-    let r = p.pow(base, e);
-    p.scale(sign, r)
-}
-
-/// `(a^2 + c)^power`.
-fn square_plus_pow(p: &mut Pool, a: ExprId, c: f64, power: f64) -> ExprId {
-    let two = p.num(2.0);
-    let sq = p.pow(a, two);
-    let c = p.num(c);
-    let base = p.add(&[sq, c]);
-    let e = p.num(power);
-    p.pow(base, e)
+    /// The derivative at `args`, in `pool` (`None` without arguments).
+    fn instantiate(&self, pool: &mut Pool, args: &[ExprId]) -> Option<ExprId> {
+        let mut made: SmallVec<[ExprId; 16]> = SmallVec::with_capacity(self.steps.len());
+        let mut operands: SmallVec<[ExprId; 4]> = SmallVec::new();
+        for step in &self.steps {
+            let mut gather = |ks: &[usize], made: &[ExprId]| {
+                operands.clear();
+                operands.extend(ks.iter().map(|&k| made[k]));
+            };
+            let id = match step {
+                Step::Num(v) => pool.num(*v),
+                Step::Const(c) => pool.constant(*c),
+                // A recipe names `b` only for a binary function.
+                Step::Arg(k) => *args.get(*k).or(args.last())?,
+                Step::Add(ks) => {
+                    gather(ks, &made);
+                    pool.add(&operands)
+                }
+                Step::Mul(ks) => {
+                    gather(ks, &made);
+                    pool.mul(&operands)
+                }
+                Step::Pow(x, e) => pool.pow(made[*x], made[*e]),
+                Step::Call(f, ks) => {
+                    gather(ks, &made);
+                    pool.call(*f, &operands)
+                }
+            };
+            made.push(id);
+        }
+        // The root is made last.
+        made.last().copied()
+    }
 }

@@ -1,79 +1,497 @@
-//! The built-in functions: their names, arities and numeric meaning.
-//!
-//! The parser resolves a call's name here; canonicalisation folds calls on constants with
-//! [`Func::eval`]; the compiler and the evaluator use the same numeric definitions, so the
-//! value of a folded constant and of a compiled call never disagree. Where meval 0.2
+//! The built-in functions, each declared once in `for_each_func!` (the table below): its name, arity,
+//! value, derivative, spelling and what machine code does with it. Every pass draws on
+//! that table: the parser resolves names with [`lookup`], canonicalisation folds calls
+//! on constants with [`Func::eval`], `diff` instantiates [`Func::derivative`], the printer
+//! writes [`Func::name`] and [`Func::spelling`], and `op` makes one tape operation per
+//! function whose arithmetic is [`Func::eval`] again, so the value of a folded constant,
+//! of an interpreted call and of a call in machine code never disagree. Where meval 0.2
 //! defines a function, the value here is meval's (Rust's `f64` method of the same name).
+//!
+//! Adding a function is one entry in the table (and its tests).
 //!
 //! Some names of the language are not functions of the DAG: `sqrt(x)` is `x^0.5`,
 //! `pow(x, y)` is `x^y`, `log(x)` is `ln(x)`, and `min`/`max` of several arguments nest
 //! binary calls. [`lookup`] says what each name becomes.
 
-/// A function node of the expression DAG.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Func {
-    /// `exp(x)`.
-    Exp,
-    /// The natural logarithm, `ln(x)` (also spelled `log(x)`).
-    Ln,
-    /// `log2(x)`.
-    Log2,
-    /// `log10(x)`.
-    Log10,
-    /// `abs(x)`.
-    Abs,
-    /// The mathematical sign, with `sign(0) = 0`.
-    Sign,
-    /// Rust's `f64::signum`: `signum(0) = 1`, `signum(-0) = -1`.
-    Signum,
-    /// `sin(x)`.
-    Sin,
-    /// `cos(x)`.
-    Cos,
-    /// `tan(x)`.
-    Tan,
-    /// `asin(x)`.
-    Asin,
-    /// `acos(x)`.
-    Acos,
-    /// `atan(x)`.
-    Atan,
-    /// `sinh(x)`.
-    Sinh,
-    /// `cosh(x)`.
-    Cosh,
-    /// `tanh(x)`.
-    Tanh,
-    /// `asinh(x)`.
-    Asinh,
-    /// `acosh(x)`.
-    Acosh,
-    /// `atanh(x)`.
-    Atanh,
-    /// The logistic function `1/(1 + exp(-x))`, evaluated stably.
-    Sigmoid,
-    /// `ln(1 + exp(x))`, evaluated stably.
-    Softplus,
-    /// `floor(x)`.
-    Floor,
-    /// `ceil(x)`.
-    Ceil,
-    /// Rounds half away from zero, as `f64::round`.
-    Round,
-    /// Rounds toward zero, as `f64::trunc` (the derivative of `%` needs it).
-    Trunc,
-    /// `atan2(y, x)`.
-    Atan2,
-    /// `hypot(x, y) = sqrt(x^2 + y^2)` without overflow.
-    Hypot,
-    /// `a % b`: the remainder with the sign of the dividend, as Rust's `%` on `f64`.
-    Rem,
-    /// `min(a, b)` as meval computes it: a NaN argument is ignored; both NaN give +inf.
-    /// `min(a)` is `min(a, a)`.
-    Min,
-    /// `max(a, b)` as meval computes it: a NaN argument is ignored; both NaN give -inf.
-    Max,
+/// The table of functions. `for_each_func!(m)` expands to `m! { [] entries }` and
+/// `for_each_func!(m, tokens)` to `m! { [tokens] entries }`, so a pass can generate what it
+/// needs from every entry (see `define_funcs` below, and `op.rs`).
+///
+/// An entry's fields:
+/// - `name`: how calls are written and printed; `aliases`: other names read as it;
+/// - `variadic: true`: takes one or more arguments, nested into binary calls;
+/// - `commutative: true`: `f(a, b) = f(b, a)`, so canonical calls order their arguments;
+/// - `value`: the value, `|a, b|` (unary functions ignore `b`);
+/// - `derivative`: `∂f/∂a` (and `∂f/∂b`) written in the expression language over the
+///   arguments `a` and `b`; its length is the arity; `"0"` where the function is
+///   constant almost everywhere. The call itself may appear (`exp(a)`): hash-consing
+///   makes it the node being differentiated;
+/// - `spelling`: a call with its LaTeX form, or an infix operator;
+/// - `entire`: defined and finite for every finite argument, so `0*f(x)` may fold to 0;
+/// - `machine`: whether machine code calls the value's Rust function or does it inline.
+///
+/// The number after an entry's name is its discriminant: part of every call node's
+/// structural hash, which orders the terms of canonical sums and products, so it never
+/// changes; a new function takes the next free number. The entries' order is the one
+/// "did you mean" prefers on a tie.
+macro_rules! for_each_func {
+    ($m:ident $(, $($extra:tt)*)?) => {
+        $m! {
+            [$($($extra)*)?]
+            /// `exp(x)`.
+            Exp = 0 {
+                name: "exp",
+                value: |a, _| a.exp(),
+                derivative: ["exp(a)"],
+                spelling: Spelling::Call(Latex::Command("\\exp")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// The natural logarithm, `ln(x)` (also spelled `log(x)`).
+            Ln = 1 {
+                name: "ln",
+                aliases: ["log"],
+                value: |a, _| a.ln(),
+                derivative: ["1/a"],
+                spelling: Spelling::Call(Latex::Command("\\ln")),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// `log2(x)`.
+            Log2 = 2 {
+                name: "log2",
+                value: |a, _| a.log2(),
+                // 1/ln(2), rounded as the division is.
+                derivative: ["1.4426950408889634/a"],
+                spelling: Spelling::Call(Latex::Command("\\log_{2}")),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// `log10(x)`.
+            Log10 = 3 {
+                name: "log10",
+                value: |a, _| a.log10(),
+                // 1/ln(10), rounded as the division is.
+                derivative: ["0.43429448190325176/a"],
+                spelling: Spelling::Call(Latex::Command("\\log_{10}")),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// `abs(x)`.
+            Abs = 4 {
+                name: "abs",
+                value: |a, _| a.abs(),
+                derivative: ["sign(a)"],
+                spelling: Spelling::Call(Latex::Around("\\left|", "\\right|")),
+                entire: true,
+                // Clearing the sign bit.
+                machine: Machine::AndMask(!(1 << 63)),
+            }
+            /// The mathematical sign, with `sign(0) = 0`.
+            Sign = 5 {
+                name: "sign",
+                value: |a, _| sign(a),
+                derivative: ["0"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// Rust's `f64::signum`: `signum(0) = 1`, `signum(-0) = -1`.
+            Signum = 6 {
+                name: "signum",
+                value: |a, _| a.signum(),
+                derivative: ["0"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `sin(x)`.
+            Sin = 7 {
+                name: "sin",
+                value: |a, _| a.sin(),
+                derivative: ["cos(a)"],
+                spelling: Spelling::Call(Latex::Command("\\sin")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `cos(x)`.
+            Cos = 8 {
+                name: "cos",
+                value: |a, _| a.cos(),
+                derivative: ["-sin(a)"],
+                spelling: Spelling::Call(Latex::Command("\\cos")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `tan(x)`.
+            Tan = 9 {
+                name: "tan",
+                value: |a, _| a.tan(),
+                derivative: ["1 + tan(a)^2"],
+                spelling: Spelling::Call(Latex::Command("\\tan")),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// `asin(x)`.
+            Asin = 10 {
+                name: "asin",
+                value: |a, _| a.asin(),
+                derivative: ["(1 - a^2)^(-0.5)"],
+                spelling: Spelling::Call(Latex::Command("\\arcsin")),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// `acos(x)`.
+            Acos = 11 {
+                name: "acos",
+                value: |a, _| a.acos(),
+                derivative: ["-(1 - a^2)^(-0.5)"],
+                spelling: Spelling::Call(Latex::Command("\\arccos")),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// `atan(x)`.
+            Atan = 12 {
+                name: "atan",
+                value: |a, _| a.atan(),
+                derivative: ["1/(1 + a^2)"],
+                spelling: Spelling::Call(Latex::Command("\\arctan")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `atan2(y, x)`.
+            Atan2 = 25 {
+                name: "atan2",
+                value: |y, x| y.atan2(x),
+                derivative: ["b/(a^2 + b^2)", "-a/(a^2 + b^2)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `sinh(x)`.
+            Sinh = 13 {
+                name: "sinh",
+                value: |a, _| a.sinh(),
+                derivative: ["cosh(a)"],
+                spelling: Spelling::Call(Latex::Command("\\sinh")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `cosh(x)`.
+            Cosh = 14 {
+                name: "cosh",
+                value: |a, _| a.cosh(),
+                derivative: ["sinh(a)"],
+                spelling: Spelling::Call(Latex::Command("\\cosh")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `tanh(x)`.
+            Tanh = 15 {
+                name: "tanh",
+                value: |a, _| a.tanh(),
+                derivative: ["1 - tanh(a)^2"],
+                spelling: Spelling::Call(Latex::Command("\\tanh")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `asinh(x)`.
+            Asinh = 16 {
+                name: "asinh",
+                value: |a, _| a.asinh(),
+                derivative: ["(a^2 + 1)^(-0.5)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `acosh(x)`.
+            Acosh = 17 {
+                name: "acosh",
+                value: |a, _| a.acosh(),
+                derivative: ["(a^2 - 1)^(-0.5)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// `atanh(x)`.
+            Atanh = 18 {
+                name: "atanh",
+                value: |a, _| a.atanh(),
+                derivative: ["1/(1 - a^2)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The logistic function `1/(1 + exp(-x))`, evaluated stably. The compiler
+            /// lowers it with softplus to operations sharing one exponential.
+            Sigmoid = 19 {
+                name: "sigmoid",
+                value: |a, _| sigmoid(a),
+                derivative: ["sigmoid(a)*(1 - sigmoid(a))"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `ln(1 + exp(x))`, evaluated stably.
+            Softplus = 20 {
+                name: "softplus",
+                value: |a, _| softplus(a),
+                derivative: ["sigmoid(a)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `min(a, b)` as meval computes it: a NaN argument is ignored; both NaN give
+            /// +inf. `min(a)` is `min(a, a)`.
+            Min = 28 {
+                name: "min",
+                variadic: true,
+                commutative: true,
+                // meval folds from an infinity: a NaN argument is ignored, and all-NaN
+                // arguments give the infinity.
+                value: |a, b| f64::INFINITY.min(a).min(b),
+                // The selected argument gets 1, the other 0; signum(+0) = 1 settles ties
+                // on the first argument.
+                derivative: ["0.5 + 0.5*signum(b - a)", "0.5 - 0.5*signum(b - a)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `max(a, b)` as meval computes it: a NaN argument is ignored; both NaN give
+            /// -inf.
+            Max = 29 {
+                name: "max",
+                variadic: true,
+                commutative: true,
+                value: |a, b| f64::NEG_INFINITY.max(a).max(b),
+                derivative: ["0.5 + 0.5*signum(a - b)", "0.5 - 0.5*signum(a - b)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `floor(x)`.
+            Floor = 21 {
+                name: "floor",
+                value: |a, _| a.floor(),
+                derivative: ["0"],
+                spelling: Spelling::Call(Latex::Around("\\left\\lfloor ", "\\right\\rfloor")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `ceil(x)`.
+            Ceil = 22 {
+                name: "ceil",
+                value: |a, _| a.ceil(),
+                derivative: ["0"],
+                spelling: Spelling::Call(Latex::Around("\\left\\lceil ", "\\right\\rceil")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// Rounds half away from zero, as `f64::round`.
+            Round = 23 {
+                name: "round",
+                value: |a, _| a.round(),
+                derivative: ["0"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// Rounds toward zero, as `f64::trunc` (the derivative of `%` needs it).
+            Trunc = 24 {
+                name: "trunc",
+                value: |a, _| a.trunc(),
+                derivative: ["0"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `hypot(x, y) = sqrt(x^2 + y^2)` without overflow.
+            Hypot = 26 {
+                name: "hypot",
+                commutative: true,
+                value: |a, b| a.hypot(b),
+                derivative: ["a/hypot(a, b)", "b/hypot(a, b)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// `a % b`: the remainder with the sign of the dividend, as Rust's `%` on `f64`.
+            Rem = 27 {
+                name: "rem",
+                value: |a, b| a % b,
+                // a % b = a - b*trunc(a/b)
+                derivative: ["1", "-trunc(a/b)"],
+                spelling: Spelling::Infix { text: "%", latex: "\\bmod" },
+                entire: false,
+                machine: Machine::Call,
+            }
+        }
+    };
 }
+pub(crate) use for_each_func;
+
+/// How a function is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spelling {
+    /// `name(args)` in text; in LaTeX as given.
+    Call(Latex),
+    /// An operator between its two arguments, binding like a product.
+    Infix {
+        /// The operator in the expression language.
+        text: &'static str,
+        /// The operator in LaTeX.
+        latex: &'static str,
+    },
+}
+
+/// How a call is written in LaTeX.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Latex {
+    /// A command before the parenthesised argument: `\sin\left(x\right)`.
+    Command(&'static str),
+    /// The argument between two delimiters: `\left|x\right|`.
+    Around(&'static str, &'static str),
+    /// `\operatorname{name}` before the parenthesised arguments.
+    Named,
+}
+
+/// What machine code does for a function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    /// Calls the Rust function computing the value.
+    Call,
+    /// The value is the argument's bits and this mask, inline.
+    AndMask(u64),
+}
+
+/// Applies a value closure of the table to two arguments (its parameter types given here,
+/// so the table's closures need none).
+#[inline(always)]
+fn value2(f: impl Fn(f64, f64) -> f64, a: f64, b: f64) -> f64 {
+    f(a, b)
+}
+
+/// `false` unless the entry says otherwise.
+macro_rules! or_false {
+    () => {
+        false
+    };
+    ($v:literal) => {
+        $v
+    };
+}
+
+/// Generates [`Func`] and its facts from the table.
+macro_rules! define_funcs {
+    (
+        []
+        $(
+            $(#[$doc:meta])*
+            $func:ident = $id:literal {
+                name: $name:literal,
+                $(aliases: [$($alias:literal),* $(,)?],)?
+                $(variadic: $variadic:literal,)?
+                $(commutative: $commutative:literal,)?
+                $(#[$value_doc:meta])*
+                value: $value:expr,
+                $(#[$derivative_doc:meta])*
+                derivative: [$($derivative:literal),+ $(,)?],
+                spelling: $spelling:expr,
+                entire: $entire:literal,
+                $(#[$machine_doc:meta])*
+                machine: $machine:expr,
+            }
+        )*
+    ) => {
+        /// A function node of the expression DAG.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Func {
+            $($(#[$doc])* $func = $id,)*
+        }
+
+        impl Func {
+            /// Every function, in the table's order.
+            pub const ALL: &'static [Func] = &[$(Func::$func),*];
+
+            /// The name the printer writes; it parses back to this function (except for
+            /// an [`Spelling::Infix`] operator, written with its operator).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Func::$func => $name,)*
+                }
+            }
+
+            /// The number of arguments of the DAG node.
+            pub const fn arity(self) -> usize {
+                match self {
+                    $(Func::$func => [$($derivative),+].len(),)*
+                }
+            }
+
+            /// Whether the function is defined and finite for every finite argument (in
+            /// exact arithmetic). `0*f(x)` folds to `0` only when `f` is entire: folding
+            /// `0*ln(x)` would hide that the expression is undefined for `x <= 0`.
+            pub const fn is_entire(self) -> bool {
+                match self {
+                    $(Func::$func => $entire,)*
+                }
+            }
+
+            /// Whether `f(a, b) = f(b, a)`, so canonical calls order their arguments.
+            pub const fn is_commutative(self) -> bool {
+                match self {
+                    $(Func::$func => or_false!($($commutative)?),)*
+                }
+            }
+
+            /// Whether a call takes one or more arguments, nested into binary calls.
+            pub const fn is_variadic(self) -> bool {
+                match self {
+                    $(Func::$func => or_false!($($variadic)?),)*
+                }
+            }
+
+            /// The function's value. Binary functions take `b` as their second argument;
+            /// unary ones ignore it.
+            #[inline(always)]
+            pub fn eval(self, a: f64, b: f64) -> f64 {
+                match self {
+                    $(Func::$func => value2($value, a, b),)*
+                }
+            }
+
+            /// The partial derivatives, one per argument, in the expression language over
+            /// the arguments `a` and `b`; `"0"` where the function is constant almost
+            /// everywhere.
+            pub const fn derivative(self) -> &'static [&'static str] {
+                match self {
+                    $(Func::$func => &[$($derivative),+],)*
+                }
+            }
+
+            /// How the function is written.
+            pub const fn spelling(self) -> Spelling {
+                match self {
+                    $(Func::$func => $spelling,)*
+                }
+            }
+
+            /// What machine code does for the function.
+            pub const fn machine(self) -> Machine {
+                match self {
+                    $(Func::$func => $machine,)*
+                }
+            }
+        }
+
+        /// Every name of the table, aliases after the name, with its function.
+        const TABLE_NAMES: &[(&str, Func)] = &[
+            $(($name, Func::$func), $($(($alias, Func::$func),)*)?)*
+        ];
+    };
+}
+
+for_each_func!(define_funcs);
 
 /// What a function name of the language means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,42 +506,41 @@ pub enum Builtin {
     Variadic(Func),
 }
 
-/// Every function name of the language with what it means; the order is the one error
-/// messages list them in.
-pub const NAMES: &[(&str, Builtin)] = &[
-    ("sqrt", Builtin::Sqrt),
-    ("exp", Builtin::Func(Func::Exp)),
-    ("ln", Builtin::Func(Func::Ln)),
-    ("log", Builtin::Func(Func::Ln)),
-    ("log2", Builtin::Func(Func::Log2)),
-    ("log10", Builtin::Func(Func::Log10)),
-    ("abs", Builtin::Func(Func::Abs)),
-    ("sign", Builtin::Func(Func::Sign)),
-    ("signum", Builtin::Func(Func::Signum)),
-    ("sin", Builtin::Func(Func::Sin)),
-    ("cos", Builtin::Func(Func::Cos)),
-    ("tan", Builtin::Func(Func::Tan)),
-    ("asin", Builtin::Func(Func::Asin)),
-    ("acos", Builtin::Func(Func::Acos)),
-    ("atan", Builtin::Func(Func::Atan)),
-    ("atan2", Builtin::Func(Func::Atan2)),
-    ("sinh", Builtin::Func(Func::Sinh)),
-    ("cosh", Builtin::Func(Func::Cosh)),
-    ("tanh", Builtin::Func(Func::Tanh)),
-    ("asinh", Builtin::Func(Func::Asinh)),
-    ("acosh", Builtin::Func(Func::Acosh)),
-    ("atanh", Builtin::Func(Func::Atanh)),
-    ("sigmoid", Builtin::Func(Func::Sigmoid)),
-    ("softplus", Builtin::Func(Func::Softplus)),
-    ("min", Builtin::Variadic(Func::Min)),
-    ("max", Builtin::Variadic(Func::Max)),
-    ("floor", Builtin::Func(Func::Floor)),
-    ("ceil", Builtin::Func(Func::Ceil)),
-    ("round", Builtin::Func(Func::Round)),
-    ("trunc", Builtin::Func(Func::Trunc)),
-    ("pow", Builtin::Pow),
-    ("hypot", Builtin::Func(Func::Hypot)),
-];
+/// The number of names of the language: the table's called ones, `sqrt` and `pow`.
+const NAME_COUNT: usize = {
+    let mut n = 2;
+    let mut i = 0;
+    while i < TABLE_NAMES.len() {
+        if matches!(TABLE_NAMES[i].1.spelling(), Spelling::Call(_)) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// Every function name of the language with what it means, in the order "did you mean"
+/// prefers on a tie: `sqrt`, the table's names (an operator such as `%` has none), `pow`.
+pub const NAMES: [(&str, Builtin); NAME_COUNT] = {
+    let mut names = [("sqrt", Builtin::Sqrt); NAME_COUNT];
+    let mut n = 1;
+    let mut i = 0;
+    while i < TABLE_NAMES.len() {
+        let (name, f) = TABLE_NAMES[i];
+        if matches!(f.spelling(), Spelling::Call(_)) {
+            let builtin = if f.is_variadic() {
+                Builtin::Variadic(f)
+            } else {
+                Builtin::Func(f)
+            };
+            names[n] = (name, builtin);
+            n += 1;
+        }
+        i += 1;
+    }
+    names[n] = ("pow", Builtin::Pow);
+    names
+};
 
 /// Whether some function name starts with the byte: most names in an expression are
 /// variables, and this turns them away without comparing them with every function name.
@@ -157,110 +574,6 @@ impl Builtin {
         }
     }
 }
-
-impl Func {
-    /// The number of arguments of the DAG node.
-    pub fn arity(self) -> usize {
-        match self {
-            Func::Atan2 | Func::Hypot | Func::Rem | Func::Min | Func::Max => 2,
-            _ => 1,
-        }
-    }
-
-    /// The name the printer writes; it parses back to this function.
-    pub fn name(self) -> &'static str {
-        match self {
-            Func::Exp => "exp",
-            Func::Ln => "ln",
-            Func::Log2 => "log2",
-            Func::Log10 => "log10",
-            Func::Abs => "abs",
-            Func::Sign => "sign",
-            Func::Signum => "signum",
-            Func::Sin => "sin",
-            Func::Cos => "cos",
-            Func::Tan => "tan",
-            Func::Asin => "asin",
-            Func::Acos => "acos",
-            Func::Atan => "atan",
-            Func::Sinh => "sinh",
-            Func::Cosh => "cosh",
-            Func::Tanh => "tanh",
-            Func::Asinh => "asinh",
-            Func::Acosh => "acosh",
-            Func::Atanh => "atanh",
-            Func::Sigmoid => "sigmoid",
-            Func::Softplus => "softplus",
-            Func::Floor => "floor",
-            Func::Ceil => "ceil",
-            Func::Round => "round",
-            Func::Trunc => "trunc",
-            Func::Atan2 => "atan2",
-            Func::Hypot => "hypot",
-            Func::Rem => "rem",
-            Func::Min => "min",
-            Func::Max => "max",
-        }
-    }
-
-    /// Whether the function is defined and finite for every finite argument (in exact
-    /// arithmetic). `0*f(x)` folds to `0` only when `f` is entire: folding `0*ln(x)` would
-    /// hide that the expression is undefined for `x <= 0`.
-    pub fn is_entire(self) -> bool {
-        !matches!(
-            self,
-            Func::Ln
-                | Func::Log2
-                | Func::Log10
-                | Func::Tan
-                | Func::Asin
-                | Func::Acos
-                | Func::Acosh
-                | Func::Atanh
-                | Func::Rem
-        )
-    }
-
-    /// The function's value. Binary functions take `b` as their second argument; unary
-    /// ones ignore it.
-    pub fn eval(self, a: f64, b: f64) -> f64 {
-        match self {
-            Func::Exp => a.exp(),
-            Func::Ln => a.ln(),
-            Func::Log2 => a.log2(),
-            Func::Log10 => a.log10(),
-            Func::Abs => a.abs(),
-            Func::Sign => sign(a),
-            Func::Signum => a.signum(),
-            Func::Sin => a.sin(),
-            Func::Cos => a.cos(),
-            Func::Tan => a.tan(),
-            Func::Asin => a.asin(),
-            Func::Acos => a.acos(),
-            Func::Atan => a.atan(),
-            Func::Sinh => a.sinh(),
-            Func::Cosh => a.cosh(),
-            Func::Tanh => a.tanh(),
-            Func::Asinh => a.asinh(),
-            Func::Acosh => a.acosh(),
-            Func::Atanh => a.atanh(),
-            Func::Sigmoid => sigmoid(a),
-            Func::Softplus => softplus(a),
-            Func::Floor => a.floor(),
-            Func::Ceil => a.ceil(),
-            Func::Round => a.round(),
-            Func::Trunc => a.trunc(),
-            Func::Atan2 => a.atan2(b),
-            Func::Hypot => a.hypot(b),
-            Func::Rem => a % b,
-            // meval folds from an infinity: a NaN argument is ignored, and all-NaN
-            // arguments give the infinity.
-            Func::Min => f64::INFINITY.min(a).min(b),
-            Func::Max => f64::NEG_INFINITY.max(a).max(b),
-        }
-    }
-}
-
 /// The mathematical sign: -1, 0 or 1 (NaN for NaN).
 pub fn sign(x: f64) -> f64 {
     if x > 0.0 {

@@ -4,28 +4,33 @@
 //! - [`parse`]: text to a syntax arena with spans, and errors written for a student;
 //! - [`expr`]: the hash-consed, canonical expression DAG ([`Pool`], [`ExprId`]) and
 //!   lowering from syntax;
-//! - [`func`]: the built-in functions, their names, arities and values;
+//! - [`func`]: the built-in functions, each declared once: name, arity, value,
+//!   derivative, spelling, machine code;
 //! - [`budget`]: the node and time budget every long loop checks;
 //! - [`diff`]: every derivative rule; reverse mode, Jacobians, Hessians;
 //! - [`print`](mod@print): text that parses back, and LaTeX;
 //! - [`compile`](mod@compile): DAG roots to a straight-line [`Tape`];
-//! - [`tape`] and [`eval`]: the program and its evaluation at one point or a batch.
-//! - [`native`]: a small program as machine code, for one point without dispatch.
+//! - [`op`]: the tape's operations and their arithmetic;
+//! - [`tape`]: the program, a plain value, and its interpretation at one point or a batch;
+//! - [`native`]: a small program as machine code, for one point without dispatch;
+//! - [`executable`]: a tape beside the machine code it may come to have.
 
 pub mod budget;
 pub mod compile;
 pub mod diff;
-pub mod eval;
+pub mod executable;
 pub mod expr;
 mod filing;
 pub mod func;
 pub mod native;
+pub mod op;
 pub mod parse;
 pub mod print;
 pub mod tape;
 
 pub use budget::{Budget, Exhausted};
 pub use compile::compile;
+pub use executable::Executable;
 pub use expr::{ExprId, Pool};
 pub use tape::{Emit, Tape};
 

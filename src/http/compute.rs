@@ -15,7 +15,7 @@ use super::extract::ApiJson;
 use super::write;
 use super::AppState;
 use crate::config::Config;
-use crate::engine::eval::BatchError;
+use crate::engine::tape::BatchError;
 use crate::engine::Budget;
 use crate::service::cache::spelling_key;
 use crate::service::point::Point;
@@ -226,10 +226,11 @@ async fn compute(
         parameters: &names,
     };
     let (program, hit) = program(&state, spec, &budget).await?;
-    let tape = program
+    let exe = program
         .tape
         .as_ref()
         .ok_or_else(|| ApiError::internal("a compute program without a tape"))?;
+    let tape = exe.tape();
     // What the answer will hold, bounded before anything is allocated for it.
     let numbers = pts.len().saturating_mul(tape.outputs());
     if numbers > state.config.max_answer_values {
@@ -264,7 +265,8 @@ async fn compute(
             .run(move || {
                 let mut out = vec![0.0; n_points * n_out];
                 if let Some(t) = program.tape.as_ref() {
-                    t.eval_batch_within(&inputs, &mut out, &budget)
+                    t.tape()
+                        .eval_batch_within(&inputs, &mut out, &budget)
                         .map_err(|e| match e {
                             BatchError::Exhausted(e) => exhausted(e, &config),
                             BatchError::Length(e) => ApiError::internal(e.to_string()),
@@ -275,7 +277,7 @@ async fn compute(
             .await?
     } else if pts.len() == 1 {
         let mut out = vec![0.0; n_out];
-        tape.eval_into(&inputs, &mut out, &mut Vec::new())
+        exe.eval_into(&inputs, &mut out, &mut Vec::new())
             .map_err(|e| ApiError::internal(e.to_string()))?;
         out
     } else {

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::engine::expr::{Node, Scope};
-use crate::engine::{compile, diff, parse, read, Budget, Exhausted, ExprId, Pool, Tape};
+use crate::engine::{compile, diff, parse, read, Budget, Executable, Exhausted, ExprId, Pool};
 
 use super::error::ApiError;
 use super::program::Program;
@@ -134,7 +134,7 @@ pub struct Grader {
     reference_at: Vec<Vec<f64>>,
     /// Where each reference node sits among the program's outputs.
     output_of: HashMap<ExprId, usize>,
-    tape: Tape,
+    tape: Executable,
     options: GradeOptions,
     /// The request's budget: sampling and hints stop when its time runs out.
     budget: Budget,
@@ -289,12 +289,12 @@ impl Grader {
 
     /// Compiles `ids` and evaluates them at every sample; `None` if they do not compile.
     fn at_samples(&self, ids: &[ExprId]) -> Option<Vec<Vec<f64>>> {
-        let tape = compile(&self.pool, ids, &self.inputs).ok()?;
+        let tape = Executable::new(compile(&self.pool, ids, &self.inputs).ok()?);
         self.run_at_samples(&tape)
     }
 
     /// Evaluates a compiled program at every sample.
-    fn run_at_samples(&self, tape: &Tape) -> Option<Vec<Vec<f64>>> {
+    fn run_at_samples(&self, tape: &Executable) -> Option<Vec<Vec<f64>>> {
         self.samples
             .iter()
             .map(|p| {
@@ -322,7 +322,9 @@ impl Grader {
 
     fn grade_node(&mut self, reference: ExprId, answer: ExprId) -> (Verdict, Vec<f64>) {
         // Compiled once: for the samples here and for the counterexample search.
-        let tape = compile(&self.pool, &[answer], &self.inputs).ok();
+        let tape = compile(&self.pool, &[answer], &self.inputs)
+            .ok()
+            .map(Executable::new);
         let values = tape
             .as_ref()
             .and_then(|t| self.run_at_samples(t))
@@ -377,7 +379,7 @@ impl Grader {
     /// The simplest point (small integers and halves first) where the reference is
     /// defined and the answer differs from it (or is undefined), else the first such
     /// sample.
-    fn counterexample(&self, k: usize, tape: &Tape) -> Option<Counterexample> {
+    fn counterexample(&self, k: usize, tape: &Executable) -> Option<Counterexample> {
         let eval = |p: &[f64]| -> Option<(f64, f64)> {
             let r = self.reference(p)?;
             if !r.iter().all(|v| v.is_finite()) {

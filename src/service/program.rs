@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::engine::compile::{compile_within, CompileError};
 use crate::engine::expr::Scope;
 use crate::engine::print::{self, Latex, Printer, Text};
-use crate::engine::{diff, read, Budget, ExprId, Pool, Tape};
+use crate::engine::{diff, read, Budget, Executable, ExprId, Pool};
 
 use super::error::ApiError;
 use super::work::exhausted;
@@ -63,7 +63,7 @@ pub struct Program {
     pub outputs: usize,
     /// Inputs: variables then parameters. Outputs: the values, then each expression's
     /// gradient row, then (Hessian) the Hessian row by row. `None` for `Differentiate`.
-    pub tape: Option<Tape>,
+    pub tape: Option<Executable>,
     pool: Pool,
     values: Vec<ExprId>,
     gradients: Vec<Vec<ExprId>>,
@@ -240,6 +240,7 @@ pub fn build(prepared: Prepared, config: &Config, budget: &Budget) -> Result<Pro
                 CompileError::Exhausted(e) => exhausted(e, config),
                 // Prepare resolved every name; an unbound one here is a bug.
                 CompileError::Unbound(e) => ApiError::internal(e.to_string()),
+                CompileError::Invalid(e) => ApiError::internal(e.to_string()),
             })?;
             if tape.len() > config.max_program_instructions {
                 return Err(ApiError::limit_exceeded(
@@ -251,7 +252,7 @@ pub fn build(prepared: Prepared, config: &Config, budget: &Budget) -> Result<Pro
                     ),
                 ));
             }
-            Some(tape)
+            Some(Executable::new(tape))
         }
     };
     Ok(Program {
@@ -315,7 +316,7 @@ impl Program {
 
     /// The memory the program holds, roughly, in bytes: its cache weight.
     pub fn weight_bytes(&self) -> usize {
-        let tape = self.tape.as_ref().map_or(0, Tape::weight_bytes);
+        let tape = self.tape.as_ref().map_or(0, Executable::weight_bytes);
         tape + self.pool.len() * 96 + 256
     }
 

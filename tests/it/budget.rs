@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nabla::engine::compile::compile_within;
-use nabla::engine::eval::BatchError;
 use nabla::engine::expr::Scope;
 use nabla::engine::parse::ParseOptions;
 use nabla::engine::print::{Printer, Text};
+use nabla::engine::tape::BatchError;
 use nabla::engine::{compile, diff, read, Budget, Exhausted, Pool};
 
 fn setup(n: usize) -> (Pool, nabla::engine::ExprId, Vec<nabla::engine::ExprId>) {

@@ -6,6 +6,7 @@
 
 mod budget;
 mod canon;
+mod funcs;
 mod grade;
 mod hostile;
 mod http;

@@ -181,7 +181,7 @@ proptest! {
 
     #[test]
     fn native_code_equals_the_interpreter(src in smooth_expr(), p in wild_point()) {
-        let tape = crate::support::value_and_gradient_tape(&src, &VARS);
+        let tape = nabla::engine::Executable::new(crate::support::value_and_gradient_tape(&src, &VARS));
         crate::native::check_native(&tape, &p, &src);
     }
 

@@ -1,7 +1,7 @@
 //! Compilation and evaluation: sharing, dead code, program sizes, non-finite values and
 //! the stable evaluation of softplus and sigmoid shapes.
 
-use nabla::engine::tape::Op;
+use nabla::engine::op::Op;
 use nabla::engine::{compile, diff, Pool};
 
 use crate::support::value_and_gradient_tape as value_and_gradient;

@@ -35,7 +35,8 @@ use super::budget::{Budget, Exhausted};
 use super::expr::{Constant, ExprId, Node, Pool};
 use super::filing;
 use super::func::Func;
-use super::tape::{Op, Tape};
+use super::op::Op;
+use super::tape::{InvalidTape, Tape};
 
 /// A root depends on a symbol that is not among the compiled inputs.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -70,15 +71,15 @@ pub enum CompileError {
     /// The budget's time ran out.
     #[error(transparent)]
     Exhausted(#[from] Exhausted),
+    /// The program made breaks an invariant of a tape: a bug of the compiler, caught
+    /// before anything runs it.
+    #[error(transparent)]
+    Invalid(#[from] InvalidTape),
 }
 
 /// Compiles `roots` into a tape whose inputs are the symbols `inputs`, in order.
-pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape, UnboundSymbol> {
-    compile_within(pool, roots, inputs, &Budget::default()).map_err(|e| match e {
-        CompileError::Unbound(u) => u,
-        // An unlimited budget never runs out.
-        CompileError::Exhausted(_) => UnboundSymbol(String::new()),
-    })
+pub fn compile(pool: &Pool, roots: &[ExprId], inputs: &[ExprId]) -> Result<Tape, CompileError> {
+    compile_within(pool, roots, inputs, &Budget::default())
 }
 
 /// [`compile`], stopping with [`Exhausted::Time`] when the budget's time runs out.
@@ -117,7 +118,7 @@ pub fn compile_within(
         &l.numbers,
         inputs.len(),
         &outputs,
-    ))
+    )?)
 }
 
 struct Lowering<'p> {
@@ -255,7 +256,12 @@ impl Lowering<'_> {
             Node::Call(f @ (Func::Sigmoid | Func::Softplus), args) => {
                 // Also `softplus(-w)`: see `logistic`.
                 let a = self.value(args[0]);
-                self.logistic(Op::of(f), a)
+                let op = if f == Func::Sigmoid {
+                    Op::SigmoidE
+                } else {
+                    Op::SoftplusE
+                };
+                self.logistic(op, a)
             }
             Node::Call(f, args) => {
                 let a = self.value(args[0]);

@@ -2,7 +2,8 @@
 //! fusion of multiplications into sums, and slot allocation with the outputs' emits.
 
 use super::{Def, VReg};
-use crate::engine::tape::{Emit, Instr, Op, Tape};
+use crate::engine::op::Op;
+use crate::engine::tape::{Emit, Instr, InvalidTape, Tape};
 
 /// Pass 2: the order to compute in. Values are sorted (stably, in definition order, which
 /// is topological) by bucket, where a value's bucket is the last input it depends on or
@@ -143,7 +144,7 @@ pub(super) fn allocate(
     numbers: &[f64],
     n_inputs: usize,
     outputs: &[VReg],
-) -> Tape {
+) -> Result<Tape, InvalidTape> {
     let order = schedule(defs, keys, n_inputs, outputs);
     let prog = fuse(defs, &order, outputs);
     let mut last_use = vec![NONE; defs.len()];

@@ -446,7 +446,7 @@ impl Pool {
             (Func::Ln, Node::Const(Constant::E)) => return self.num(1.0),
             (Func::Ln, Node::Call(Func::Exp, inner)) => return inner[0],
             (Func::Abs, Node::Call(Func::Abs, _)) => return args[0],
-            (Func::Min | Func::Max | Func::Hypot, _) => self.sort_by_hash(&mut args),
+            (f, _) if f.is_commutative() => self.sort_by_hash(&mut args),
             _ => {}
         }
         self.intern(Node::Call(f, args.as_slice()))

@@ -108,13 +108,13 @@ impl Native {
     /// The machine code of `tape`, or `None` where there can be none (see the module docs).
     #[cfg(all(target_arch = "x86_64", unix))]
     fn new(tape: &Tape) -> Option<Native> {
-        if !tape.in_bounds || tape.len() > MAX_INSTRUCTIONS || !available() {
+        if tape.len() > MAX_INSTRUCTIONS || !available() {
             return None;
         }
         let bytes = x64::generate(tape)?;
         Some(Native {
             code: memory::Executable::new(&bytes)?,
-            consts: tape.consts.iter().map(|&(_, v)| v).collect(),
+            consts: tape.consts().iter().map(|&(_, v)| v).collect(),
         })
     }
 
@@ -132,7 +132,7 @@ impl Native {
     pub(crate) unsafe fn run(&self, slots: *mut f64, inputs: *const f64, out: *mut f64) {
         // SAFETY: the code was generated for this calling convention and signature (see
         // `x64::generate`); it reads and writes only within the buffers the caller vouches
-        // for, at the slots `Tape::in_bounds` checked.
+        // for, at the slots `Tape::new` checked.
         unsafe {
             let f: unsafe extern "C" fn(*mut f64, *const f64, *mut f64, *const f64) =
                 std::mem::transmute(self.code.entry());
@@ -165,8 +165,8 @@ impl fmt::Debug for Native {
 }
 
 /// A tape's native code, made on its [`NATIVE_AFTER`]th one-point evaluation (see the
-/// module docs).
-/// Clones share the code.
+/// module docs); an [`Executable`](super::Executable) keeps it beside its tape. Clones
+/// share the code.
 #[derive(Default)]
 pub(crate) struct Lazy {
     /// One-point evaluations before the code was made (counts to [`NATIVE_AFTER`]).
@@ -176,7 +176,8 @@ pub(crate) struct Lazy {
 }
 
 impl Lazy {
-    /// The code of `tape` (whose field this is), making it on the [`NATIVE_AFTER`]th call.
+    /// The code of `tape` (the one this is kept beside), making it on the
+    /// [`NATIVE_AFTER`]th call.
     #[inline]
     pub(crate) fn get(&self, tape: &Tape) -> Option<&Native> {
         if let Some(code) = self.code.get() {

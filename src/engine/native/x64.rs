@@ -9,8 +9,9 @@
 //! request chose is ever in executable memory (a JIT-spraying precaution). A value still
 //! in xmm0 from the instruction before is not loaded again.
 
-use super::super::eval::apply;
-use super::super::tape::{Op, Tape};
+use crate::engine::func::Machine;
+use crate::engine::op::{apply, dispatch, Known, Op, Visit};
+use crate::engine::tape::Tape;
 
 /// rbx: the slots.
 const SLOTS: u8 = 3;
@@ -22,26 +23,18 @@ const CONSTS: u8 = 13;
 const OUT: u8 = 14;
 
 /// The machine code of `tape` (its constants are `Tape::consts`' values, in order), or
-/// `None` if a slot lies beyond a 32-bit displacement or an output is out of bounds. The
-/// caller has checked the instructions' slots (`Tape::in_bounds`); the emits are checked
-/// here: the code reads and writes memory without checks.
+/// `None` if a slot lies beyond a 32-bit displacement. The code reads and writes memory
+/// without checks: it relies on `Tape::new` having checked every slot and output.
 pub(super) fn generate(tape: &Tape) -> Option<Vec<u8>> {
-    if !tape
-        .emits
-        .iter()
-        .all(|e| (e.slot as usize) < tape.slots && (e.output as usize) < tape.outputs)
-    {
-        return None;
-    }
     // Which constant, if any, each slot holds.
-    let mut consts = vec![None; tape.slots];
-    for (k, &(slot, _)) in tape.consts.iter().enumerate() {
+    let mut consts = vec![None; tape.slots()];
+    for (k, &(slot, _)) in tape.consts().iter().enumerate() {
         *consts.get_mut(slot as usize)? = Some(u32::try_from(k).ok()?);
     }
     let disp = |index: u32| i32::try_from(u64::from(index) * 8).ok();
     // Where a slot's value is read: `[base + disp]`.
     let operand = |slot: u32| -> Option<(u8, i32)> {
-        Some(if (slot as usize) < tape.inputs {
+        Some(if (slot as usize) < tape.inputs() {
             (INPUTS, disp(slot)?)
         } else if let Some(k) = *consts.get(slot as usize)? {
             (CONSTS, disp(k)?)
@@ -50,7 +43,7 @@ pub(super) fn generate(tape: &Tape) -> Option<Vec<u8>> {
         })
     };
     let mut asm = Asm {
-        code: Vec::with_capacity(32 + 32 * tape.instrs.len() + 16 * tape.emits.len()),
+        code: Vec::with_capacity(32 + 32 * tape.len() + 16 * tape.emits().len()),
         held: None,
     };
     // push rbx; push rbp; push r13; push r14; sub rsp, 8 (the stack 16-byte aligned for
@@ -59,8 +52,8 @@ pub(super) fn generate(tape: &Tape) -> Option<Vec<u8>> {
     asm.bytes(&[
         0x48, 0x89, 0xFB, 0x48, 0x89, 0xF5, 0x49, 0x89, 0xD6, 0x49, 0x89, 0xCD,
     ]);
-    let mut emits = tape.emits.iter().peekable();
-    for (at, ins) in tape.instrs.iter().enumerate() {
+    let mut emits = tape.emits().iter().peekable();
+    for (at, ins) in tape.instrs().iter().enumerate() {
         while let Some(e) = emits.next_if(|e| e.at as usize <= at) {
             asm.operand(0, e.slot, operand(e.slot)?);
             asm.store(OUT, disp(e.output)?);
@@ -173,10 +166,6 @@ impl Asm {
                 self.constant(1, 1 << 63);
                 self.xmm_xmm(P66, 0x57, 0, 1); // xorpd
             }
-            Op::Abs => {
-                self.constant(1, !(1 << 63));
-                self.xmm_xmm(P66, 0x54, 0, 1); // andpd
-            }
             Op::Recip => {
                 self.constant(1, 1f64.to_bits());
                 self.xmm_xmm(PF2, DIV, 1, 0);
@@ -200,35 +189,33 @@ impl Asm {
                 self.xmm_xmm(PF2, MUL, 0, 1);
                 self.xmm_xmm(PF2, MUL, 0, 2);
             }
-            _ => {
-                // mov rax, f; call rax
-                self.bytes(&[0x48, 0xB8]);
-                self.bytes(&(callout(op) as usize as u64).to_le_bytes());
-                self.bytes(&[0xFF, 0xD0]);
-            }
+            _ => match op.machine() {
+                Some(Machine::AndMask(mask)) => {
+                    self.constant(1, mask);
+                    self.xmm_xmm(P66, 0x54, 0, 1); // andpd
+                }
+                Some(Machine::Call) | None => {
+                    // mov rax, f; call rax
+                    self.bytes(&[0x48, 0xB8]);
+                    self.bytes(&(dispatch(op, Callout) as usize as u64).to_le_bytes());
+                    self.bytes(&[0xFF, 0xD0]);
+                }
+            },
         }
     }
 }
 
-/// One Rust function per operation, `apply` with the operation known.
-macro_rules! callouts {
-    ($($op:ident)*) => {
-        /// The function computing `op` for the code to call: the interpreter's `apply`.
-        fn callout(op: Op) -> extern "C" fn(f64, f64, f64) -> f64 {
-            match op {
-                $(Op::$op => {
-                    extern "C" fn f(a: f64, b: f64, c: f64) -> f64 {
-                        apply(Op::$op, a, b, || c)
-                    }
-                    f
-                })*
-            }
-        }
-    };
+/// The function computing an operation for the code to call: the interpreter's `apply`
+/// with the operation known, one function per operation.
+struct Callout;
+
+impl Visit for Callout {
+    type Output = extern "C" fn(f64, f64, f64) -> f64;
+    fn visit<K: Known>(self) -> Self::Output {
+        call::<K>
+    }
 }
 
-callouts!(
-    Add Sub Mul Div Neg Recip Sqrt Powf ExpNegAbs SoftplusE SoftplusNegE SigmoidE SigmoidNegE
-    Exp Ln Log2 Log10 Abs Sign Signum Sin Cos Tan Asin Acos Atan Sinh Cosh Tanh Asinh Acosh
-    Atanh Floor Ceil Round Trunc Atan2 Hypot Rem Min Max MulAdd MulSub MulRsub Mul3
-);
+extern "C" fn call<K: Known>(a: f64, b: f64, c: f64) -> f64 {
+    apply(K::OP, a, b, || c)
+}

@@ -2,7 +2,7 @@
 
 use super::Style;
 use crate::engine::expr::Constant;
-use crate::engine::func::Func;
+use crate::engine::func::{self, Func, Spelling};
 
 /// LaTeX math-mode source.
 #[derive(Clone, Copy, Debug, Default)]
@@ -67,36 +67,22 @@ impl Style for Latex {
     }
     fn call(&self, f: Func, args: &[&str]) -> String {
         let a = args.first().copied().unwrap_or_default();
-        let op = match f {
-            Func::Exp => "\\exp",
-            Func::Ln => "\\ln",
-            Func::Log2 => "\\log_{2}",
-            Func::Log10 => "\\log_{10}",
-            Func::Sin => "\\sin",
-            Func::Cos => "\\cos",
-            Func::Tan => "\\tan",
-            Func::Asin => "\\arcsin",
-            Func::Acos => "\\arccos",
-            Func::Atan => "\\arctan",
-            Func::Sinh => "\\sinh",
-            Func::Cosh => "\\cosh",
-            Func::Tanh => "\\tanh",
-            Func::Abs => return format!("\\left|{a}\\right|"),
-            Func::Floor => return format!("\\left\\lfloor {a}\\right\\rfloor"),
-            Func::Ceil => return format!("\\left\\lceil {a}\\right\\rceil"),
-            Func::Rem => return self.rem(a, args.get(1).copied().unwrap_or_default()),
-            other => {
-                return format!(
-                    "\\operatorname{{{}}}\\left({}\\right)",
-                    other.name(),
-                    args.join(", ")
-                )
-            }
-        };
-        format!("{op}\\left({a}\\right)")
+        match f.spelling() {
+            Spelling::Call(func::Latex::Command(c)) => format!("{c}\\left({a}\\right)"),
+            Spelling::Call(func::Latex::Around(left, right)) => format!("{left}{a}{right}"),
+            Spelling::Call(func::Latex::Named) | Spelling::Infix { .. } => format!(
+                "\\operatorname{{{}}}\\left({}\\right)",
+                f.name(),
+                args.join(", ")
+            ),
+        }
     }
-    fn rem(&self, a: &str, b: &str) -> String {
-        format!("{a} \\bmod {b}")
+    fn infix(&self, f: Func, a: &str, b: &str) -> String {
+        let op = match f.spelling() {
+            Spelling::Infix { latex, .. } => latex,
+            Spelling::Call(_) => f.name(),
+        };
+        format!("{a} {op} {b}")
     }
     fn product(&self, factors: &[String]) -> String {
         let mut out = String::new();

@@ -18,7 +18,7 @@ pub use text::Text;
 
 use super::budget::{Budget, Exhausted};
 use super::expr::{Constant, ExprId, Node, Pool};
-use super::func::Func;
+use super::func::{Func, Spelling};
 
 /// Binding strength of a printed piece, loosest first: a piece is wrapped in parentheses
 /// where a tighter one is required.
@@ -54,8 +54,9 @@ pub trait Style {
     fn sqrt(&self, s: &str) -> String;
     /// A call of `f` on its arguments.
     fn call(&self, f: Func, args: &[&str]) -> String;
-    /// `a % b`, both already parenthesised as needed.
-    fn rem(&self, a: &str, b: &str) -> String;
+    /// `a op b` for a function spelled as an infix operator (`a % b`), both already
+    /// parenthesised as needed.
+    fn infix(&self, f: Func, a: &str, b: &str) -> String;
     /// Factors multiplied together.
     fn product(&self, factors: &[String]) -> String;
     /// `num / den`; `den_is_product` tells whether the denominator is a product of
@@ -249,10 +250,11 @@ impl<'p, S: Style> Printer<'p, S> {
                     }
                 }
             },
-            Node::Call(Func::Rem, args) => Piece {
-                text: self.style.rem(
-                    &self.at_least(args[0], Prec::Product),
-                    &self.at_least(args[1], Prec::Neg),
+            Node::Call(f, &[a, b]) if matches!(f.spelling(), Spelling::Infix { .. }) => Piece {
+                text: self.style.infix(
+                    f,
+                    &self.at_least(a, Prec::Product),
+                    &self.at_least(b, Prec::Neg),
                 ),
                 prec: Prec::Product,
             },

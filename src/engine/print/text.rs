@@ -2,7 +2,7 @@
 
 use super::Style;
 use crate::engine::expr::Constant;
-use crate::engine::func::Func;
+use crate::engine::func::{Func, Spelling};
 
 /// Plain text in the expression language.
 #[derive(Clone, Copy, Debug, Default)]
@@ -45,8 +45,12 @@ impl Style for Text {
     fn call(&self, f: Func, args: &[&str]) -> String {
         format!("{}({})", f.name(), args.join(", "))
     }
-    fn rem(&self, a: &str, b: &str) -> String {
-        format!("{a} % {b}")
+    fn infix(&self, f: Func, a: &str, b: &str) -> String {
+        let op = match f.spelling() {
+            Spelling::Infix { text, .. } => text,
+            Spelling::Call(_) => f.name(),
+        };
+        format!("{a} {op} {b}")
     }
     fn product(&self, factors: &[String]) -> String {
         factors.join("*")

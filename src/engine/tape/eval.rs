@@ -1,4 +1,5 @@
-//! Evaluation of a [`Tape`] at one point or at a batch of points.
+//! Evaluation of a [`Tape`] by the interpreter, at one point or at a batch of points
+//! (machine code for one point is an [`Executable`](crate::engine::Executable)'s).
 //!
 //! A non-finite result is a value like any other: nothing here fails on NaN or infinity.
 //! The batch evaluator runs each instruction over [`LANES`] points at a time, so the cost
@@ -8,12 +9,12 @@
 //! (single point), or the thread's lanes kept between batches (up to `KEEP_LANES_BYTES`;
 //! narrower lanes for larger programs are allocated once per call).
 
-use super::func;
 use std::cell::Cell;
 use std::ops::Range;
 
-use super::budget::{Budget, Exhausted};
-use super::tape::{Instr, Op, Tape};
+use super::{Instr, Tape};
+use crate::engine::budget::{Budget, Exhausted};
+use crate::engine::op::{apply, dispatch, Known, Visit};
 
 /// The number of points a batch evaluates together.
 pub const LANES: usize = 32;
@@ -59,89 +60,18 @@ fn check(expected: usize, got: usize) -> Result<(), LengthMismatch> {
     }
 }
 
-/// The value of `op` on its operands (`c` is read by the three-operand operations only).
+/// Runs `instrs` at one point whose slots are `s`, without bounds checks: one point runs
+/// an instruction in a few nanoseconds, and three or four bounds checks were a tenth of it
+/// (measured on the sheet's 4a).
+///
+/// # Safety
+/// Every slot an instruction of `instrs` names (`dst`, `a`, `b`, `c`) is below `s.len()`.
+/// [`Tape::new`] checks it of a tape's instructions against [`Tape::slots`].
 #[inline(always)]
-pub(crate) fn apply(op: Op, a: f64, b: f64, c: impl FnOnce() -> f64) -> f64 {
-    match op {
-        Op::Add => a + b,
-        Op::Sub => a - b,
-        Op::Mul => a * b,
-        Op::Div => a / b,
-        Op::Neg => -a,
-        Op::Recip => 1.0 / a,
-        Op::Sqrt => a.sqrt(),
-        Op::Powf => a.powf(b),
-        Op::ExpNegAbs => (-a.abs()).exp(),
-        // The same arithmetic as `func::softplus` and `func::sigmoid`, with `b` their
-        // shared exp(-|a|).
-        Op::SoftplusE => a.max(0.0) + func::ln_1p_unit(b),
-        Op::SoftplusNegE => (-a).max(0.0) + func::ln_1p_unit(b),
-        Op::SigmoidE => {
-            if a >= 0.0 {
-                1.0 / (1.0 + b)
-            } else {
-                b / (1.0 + b)
-            }
-        }
-        Op::SigmoidNegE => {
-            if a <= 0.0 {
-                1.0 / (1.0 + b)
-            } else {
-                b / (1.0 + b)
-            }
-        }
-        Op::Exp => a.exp(),
-        Op::Ln => a.ln(),
-        Op::Log2 => a.log2(),
-        Op::Log10 => a.log10(),
-        Op::Abs => a.abs(),
-        Op::Sign => func::sign(a),
-        Op::Signum => a.signum(),
-        Op::Sin => a.sin(),
-        Op::Cos => a.cos(),
-        Op::Tan => a.tan(),
-        Op::Asin => a.asin(),
-        Op::Acos => a.acos(),
-        Op::Atan => a.atan(),
-        Op::Sinh => a.sinh(),
-        Op::Cosh => a.cosh(),
-        Op::Tanh => a.tanh(),
-        Op::Asinh => a.asinh(),
-        Op::Acosh => a.acosh(),
-        Op::Atanh => a.atanh(),
-        Op::Floor => a.floor(),
-        Op::Ceil => a.ceil(),
-        Op::Round => a.round(),
-        Op::Trunc => a.trunc(),
-        Op::Atan2 => a.atan2(b),
-        Op::Hypot => a.hypot(b),
-        Op::Rem => a % b,
-        Op::Min => func::Func::Min.eval(a, b),
-        Op::Max => func::Func::Max.eval(a, b),
-        Op::MulAdd => a + b * c(),
-        Op::MulSub => a - b * c(),
-        Op::MulRsub => b * c() - a,
-        Op::Mul3 => a * b * c(),
-    }
-}
-
-/// Runs `instrs` at one point whose slots are `s`.
-#[inline(always)]
-fn run(s: &mut [f64], instrs: &[Instr], in_bounds: bool) {
-    if !in_bounds {
-        // Never taken for a compiled tape (see `Tape::in_bounds`): checked access.
-        for ins in instrs {
-            let (a, b) = (s[ins.a as usize], s[ins.b as usize]);
-            s[ins.dst as usize] = apply(ins.op, a, b, || s[ins.c as usize]);
-        }
-        return;
-    }
-    // One point runs an instruction in a few nanoseconds, and three or four bounds checks
-    // were a tenth of it (measured on the sheet's 4a).
+unsafe fn run_unchecked(s: &mut [f64], instrs: &[Instr]) {
     let p = s.as_mut_ptr();
     for ins in instrs {
-        // SAFETY: `in_bounds` says every slot an instruction names is below the tape's
-        // `slots`, and `s` has that length (see `eval_into`).
+        // SAFETY: the caller vouches that every slot named is below `s.len()`.
         unsafe {
             let (a, b) = (*p.add(ins.a as usize), *p.add(ins.b as usize));
             // Only the fused operations read a third operand.
@@ -151,33 +81,9 @@ fn run(s: &mut [f64], instrs: &[Instr], in_bounds: bool) {
 }
 
 impl Tape {
-    /// Evaluates at one point: `inputs` in input order, results into `out` in root order.
-    /// `scratch` is reused between calls to avoid allocating. After
-    /// [`super::native::NATIVE_AFTER`] calls, the program runs as machine code where the
-    /// platform allows (see [`super::native`]), with the interpreter's results bit for bit.
+    /// Evaluates at one point by the interpreter: `inputs` in input order, results into
+    /// `out` in root order. `scratch` is reused between calls to avoid allocating.
     pub fn eval_into(
-        &self,
-        inputs: &[f64],
-        out: &mut [f64],
-        scratch: &mut Vec<f64>,
-    ) -> Result<(), LengthMismatch> {
-        check(self.inputs, inputs.len())?;
-        check(self.outputs, out.len())?;
-        if let Some(native) = self.native.get(self) {
-            scratch.resize(self.slots, 0.0);
-            // SAFETY: `scratch` holds `slots` numbers, `inputs` and `out` were checked
-            // against the program's lengths, and `inputs` is a shared borrow, so it does
-            // not overlap the others.
-            unsafe { native.run(scratch.as_mut_ptr(), inputs.as_ptr(), out.as_mut_ptr()) };
-            return Ok(());
-        }
-        self.interpret(inputs, out, scratch);
-        Ok(())
-    }
-
-    /// [`Tape::eval_into`] by the interpreter alone, whether or not the program has
-    /// machine code: the reference the machine code is tested against.
-    pub fn interpret_into(
         &self,
         inputs: &[f64],
         out: &mut [f64],
@@ -206,12 +112,15 @@ impl Tape {
         for e in &self.emits {
             let at = e.at as usize;
             if at > done {
-                run(s, &self.instrs[done..at], self.in_bounds);
+                // SAFETY: `Tape::new` checked every instruction's slots against
+                // `self.slots`, the length of `s`.
+                unsafe { run_unchecked(s, &self.instrs[done..at]) };
                 done = at;
             }
             out[e.output as usize] = s[e.slot as usize];
         }
-        run(s, &self.instrs[done..], self.in_bounds);
+        // SAFETY: as above.
+        unsafe { run_unchecked(s, &self.instrs[done..]) };
     }
 
     /// Evaluates at one point and returns the outputs.
@@ -422,22 +331,28 @@ fn run_lanes<const W: usize>(s: &mut [[f64; W]], instrs: &[Instr]) {
         // Each operation is a loop of its own over the lanes: `apply` with a known
         // operation, so arithmetic, selects and divisions vectorise and no lane pays a call
         // to a dispatcher. The same `apply` as one point: bitwise the same results.
-        macro_rules! each {
-            ($($op:ident)*) => {
-                match ins.op {
-                    Op::MulAdd => lanes3::<W>(d, x, y, z, |a, b, c| a + b * c),
-                    Op::MulSub => lanes3::<W>(d, x, y, z, |a, b, c| a - b * c),
-                    Op::MulRsub => lanes3::<W>(d, x, y, z, |a, b, c| b * c - a),
-                    Op::Mul3 => lanes3::<W>(d, x, y, z, |a, b, c| a * b * c),
-                    $(Op::$op => lanes2::<W>(d, x, y, |a, b| apply(Op::$op, a, b, || a)),)*
-                }
-            };
+        dispatch(ins.op, Lanes::<W> { d, x, y, z });
+    }
+}
+
+/// One instruction's lanes: its destination and operands.
+struct Lanes<'s, const W: usize> {
+    d: &'s [Cell<f64>],
+    x: &'s [Cell<f64>],
+    y: &'s [Cell<f64>],
+    z: &'s [Cell<f64>],
+}
+
+impl<const W: usize> Visit for Lanes<'_, W> {
+    type Output = ();
+    #[inline(always)]
+    fn visit<K: Known>(self) {
+        let Lanes { d, x, y, z } = self;
+        if K::OP.is_ternary() {
+            lanes3::<W>(d, x, y, z, |a, b, c| apply(K::OP, a, b, || c));
+        } else {
+            lanes2::<W>(d, x, y, |a, b| apply(K::OP, a, b, || a));
         }
-        each!(
-            Add Sub Mul Div Neg Recip Sqrt Powf ExpNegAbs SoftplusE SoftplusNegE SigmoidE
-            SigmoidNegE Exp Ln Log2 Log10 Abs Sign Signum Sin Cos Tan Asin Acos Atan Sinh Cosh
-            Tanh Asinh Acosh Atanh Floor Ceil Round Trunc Atan2 Hypot Rem Min Max
-        );
     }
 }
 
