@@ -9,7 +9,7 @@ use nabla::engine::Pool;
 use crate::support::{ast, close, dual_partial, env_f64, expr, reference, value_and_gradient_tape};
 
 /// `f` applied to `x` (and `y`), as the language writes it.
-fn call(f: Func) -> String {
+pub fn call(f: Func) -> String {
     match (f.spelling(), f.arity()) {
         (Spelling::Infix { text, .. }, _) => format!("x {text} y"),
         (_, 1) => format!("{}(x)", f.name()),
