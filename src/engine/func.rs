@@ -132,6 +132,15 @@ macro_rules! for_each_func {
                 entire: false,
                 machine: Machine::Call,
             }
+            /// The cotangent, `cos(x)/sin(x)`.
+            Cot = 30 {
+                name: "cot",
+                value: |a, _| 1.0 / a.tan(),
+                derivative: ["-1 - cot(a)^2"],
+                spelling: Spelling::Call(Latex::Command("\\cot")),
+                entire: false,
+                machine: Machine::Call,
+            }
             /// `asin(x)`.
             Asin = 10 {
                 name: "asin",

@@ -313,6 +313,7 @@ fn unary<T: Scalar>(f: Func, a: T) -> T {
         Func::Sin => a.lift(f64::sin, f64::cos),
         Func::Cos => a.lift(f64::cos, |x| -x.sin()),
         Func::Tan => a.lift(f64::tan, |x| 1.0 / (x.cos() * x.cos())),
+        Func::Cot => a.lift(|x| x.cos() / x.sin(), |x| -1.0 / (x.sin() * x.sin())),
         Func::Asin => a.lift(f64::asin, |x| 1.0 / (1.0 - x * x).sqrt()),
         Func::Acos => a.lift(f64::acos, |x| -1.0 / (1.0 - x * x).sqrt()),
         Func::Atan => a.lift(f64::atan, |x| 1.0 / (1.0 + x * x)),
