@@ -47,17 +47,36 @@ pub enum ExprError {
     Lower(#[from] expr::LowerError),
 }
 
+/// What kind of error reading an expression met: a caller maps kinds to its own codes
+/// (the service to the HTTP contract's, in `service::error`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExprErrorKind {
+    /// The text does not follow the grammar.
+    Syntax,
+    /// A call of a name that is no function of the language.
+    UnknownFunction,
+    /// A function called with the wrong number of arguments.
+    Arity,
+    /// Parentheses, calls or operators nested deeper than the parser's limit.
+    TooDeep,
+    /// Text longer than the parser's limit.
+    TooLong,
+    /// A name that is not a variable, a parameter or a constant.
+    UnknownVariable,
+}
+
 impl ExprError {
-    /// The error code of the HTTP contract (api-v1.md) this error answers with.
-    pub fn code(&self) -> &'static str {
+    /// The kind of the error.
+    pub fn kind(&self) -> ExprErrorKind {
         match self {
             ExprError::Parse(e) => match e.kind {
-                ParseErrorKind::UnknownFunction { .. } => "unknown_function",
-                ParseErrorKind::Arity { .. } => "arity_mismatch",
-                ParseErrorKind::TooDeep { .. } | ParseErrorKind::TooLong { .. } => "limit_exceeded",
-                _ => "parse_error",
+                ParseErrorKind::UnknownFunction { .. } => ExprErrorKind::UnknownFunction,
+                ParseErrorKind::Arity { .. } => ExprErrorKind::Arity,
+                ParseErrorKind::TooDeep { .. } => ExprErrorKind::TooDeep,
+                ParseErrorKind::TooLong { .. } => ExprErrorKind::TooLong,
+                _ => ExprErrorKind::Syntax,
             },
-            ExprError::Lower(_) => "unknown_variable",
+            ExprError::Lower(_) => ExprErrorKind::UnknownVariable,
         }
     }
 

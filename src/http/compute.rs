@@ -15,13 +15,11 @@ use super::extract::ApiJson;
 use super::write;
 use super::AppState;
 use crate::config::Config;
-use crate::engine::tape::BatchError;
 use crate::engine::Budget;
 use crate::service::cache::spelling_key;
 use crate::service::point::Point;
 use crate::service::points::{self, shaped, Layout};
 use crate::service::program::{prepare, Kind, Program, Spec};
-use crate::service::work::exhausted;
 use crate::service::{ApiError, RequestBudget};
 
 /// The body of the compute endpoints.
@@ -267,10 +265,7 @@ async fn compute(
                 if let Some(t) = program.tape.as_ref() {
                     t.tape()
                         .eval_batch_within(&inputs, &mut out, &budget)
-                        .map_err(|e| match e {
-                            BatchError::Exhausted(e) => exhausted(e, &config),
-                            BatchError::Length(e) => ApiError::internal(e.to_string()),
-                        })?;
+                        .map_err(|e| ApiError::batch(e, &config))?;
                 }
                 Ok(out)
             })

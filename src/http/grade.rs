@@ -12,7 +12,6 @@ use crate::engine::Budget;
 use crate::service::grade::{GradeOptions, Grader, Verdict, DEFAULT_BOX};
 use crate::service::points::{number, read_parameters};
 use crate::service::program::{Kind, Program, Spec};
-use crate::service::work::exhausted;
 use crate::service::ApiError;
 use bytes::Bytes;
 
@@ -185,7 +184,9 @@ async fn answer(
             let mut results = Vec::with_capacity(answers.len());
             for a in &answers {
                 // Each answer is bounded by the expression limits; the batch by the time.
-                budget.check().map_err(|e| exhausted(e, &config))?;
+                budget
+                    .check()
+                    .map_err(|e| ApiError::exhausted(e, &config))?;
                 results.push(grade_one(&mut grader, &program, kind, a));
             }
             encode(&if batch {

@@ -1,12 +1,18 @@
 //! The service's one error type: a problem with a code of the HTTP contract.
 //!
 //! Every error a request can cause is an [`ApiError`]; `http::error` turns it into an
-//! `application/problem+json` response. The variant docs name the HTTP status.
+//! `application/problem+json` response. The constructors' docs name the HTTP status.
+//! The engine's errors are kinds of its own; this is the one place that maps them to the
+//! contract's codes and limits.
 
-use crate::engine::parse::{ParseErrorKind, Span};
-use crate::engine::ExprError;
+use crate::config::Config;
+use crate::engine::compile::CompileError;
+use crate::engine::parse::Span;
+use crate::engine::tape::BatchError;
+use crate::engine::{Exhausted, ExprError, ExprErrorKind};
 
-/// An error answered to the client. `code` is one of api-v1.md's error codes.
+/// An error answered to the client. `code` is one of the contract's error codes (the
+/// API reference, `docs/api.md`, lists them).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{code}: {detail}")]
 pub struct ApiError {
@@ -105,23 +111,58 @@ impl ApiError {
         ApiError::new(500, "internal", detail)
     }
 
-    /// The error of an expression that does not read, with the index of the expression
-    /// when the request has several.
+    /// 422: the error of an expression that does not read, with the index of the
+    /// expression when the request has several.
     pub fn expression(err: &ExprError, index: Option<usize>) -> ApiError {
-        let limit = match err.code() {
-            "limit_exceeded" => Some(match err {
-                ExprError::Parse(p) if matches!(p.kind, ParseErrorKind::TooDeep { .. }) => {
-                    "max_depth"
-                }
-                _ => "max_expression_bytes",
-            }),
-            _ => None,
+        let (code, limit) = match err.kind() {
+            ExprErrorKind::Syntax => ("parse_error", None),
+            ExprErrorKind::UnknownFunction => ("unknown_function", None),
+            ExprErrorKind::Arity => ("arity_mismatch", None),
+            ExprErrorKind::TooDeep => ("limit_exceeded", Some("max_depth")),
+            ExprErrorKind::TooLong => ("limit_exceeded", Some("max_expression_bytes")),
+            ExprErrorKind::UnknownVariable => ("unknown_variable", None),
         };
         ApiError {
             span: Some(err.span()),
             expression_index: index,
             limit,
-            ..ApiError::new(422, err.code(), err.to_string())
+            ..ApiError::new(422, code, err.to_string())
+        }
+    }
+
+    /// 422 `limit_exceeded`: work that ran out of its budget, naming the setting.
+    pub fn exhausted(e: Exhausted, config: &Config) -> ApiError {
+        match e {
+            Exhausted::Time => ApiError::limit_exceeded(
+                "request_timeout_ms",
+                format!(
+                    "the request took longer than {} ms",
+                    config.request_timeout_ms
+                ),
+            ),
+            Exhausted::Nodes { limit } => ApiError::limit_exceeded(
+                "max_nodes",
+                format!("the derivatives grew past the limit of {limit} expression nodes"),
+            ),
+        }
+    }
+
+    /// A compilation that failed: out of budget (422), or a bug (500: every name was
+    /// resolved before, and a compiled program keeps a tape's invariants).
+    pub fn compile(e: CompileError, config: &Config) -> ApiError {
+        match e {
+            CompileError::Exhausted(e) => ApiError::exhausted(e, config),
+            CompileError::Unbound(e) => ApiError::internal(e.to_string()),
+            CompileError::Invalid(e) => ApiError::internal(e.to_string()),
+        }
+    }
+
+    /// A batch evaluation that failed: out of time (422), or a bug (500: the service
+    /// sizes the buffers from the program).
+    pub fn batch(e: BatchError, config: &Config) -> ApiError {
+        match e {
+            BatchError::Exhausted(e) => ApiError::exhausted(e, config),
+            BatchError::Length(e) => ApiError::internal(e.to_string()),
         }
     }
 

@@ -21,7 +21,6 @@ use crate::engine::{compile, diff, parse, read, Budget, Executable, Exhausted, E
 
 use super::error::ApiError;
 use super::program::Program;
-use super::work::exhausted;
 
 /// A symbolic proof multiplies out products of sums while a result has at most this many
 /// terms (a square of a 8-term sum, say) ...
@@ -219,7 +218,7 @@ impl Grader {
             memo: HashMap::new(),
             options,
         };
-        g.sample().map_err(|e| exhausted(e, config))?;
+        g.sample().map_err(|e| ApiError::exhausted(e, config))?;
         Ok(g)
     }
 

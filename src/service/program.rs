@@ -4,13 +4,12 @@
 use rustc_hash::FxHashSet as HashSet;
 
 use crate::config::Config;
-use crate::engine::compile::{compile_within, CompileError};
+use crate::engine::compile::compile_within;
 use crate::engine::expr::Scope;
 use crate::engine::print::{self, Latex, Printer, Text};
 use crate::engine::{diff, read, Budget, Executable, ExprId, Pool};
 
 use super::error::ApiError;
-use super::work::exhausted;
 
 /// What a program computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -220,11 +219,11 @@ pub fn build(prepared: Prepared, config: &Config, budget: &Budget) -> Result<Pro
     let mut budget = budget.clone();
     budget.max_nodes = config.max_nodes;
     let gradients = diff::jacobian(&mut pool, &roots, &vars, budget.clone())
-        .map_err(|e| exhausted(e, config))?;
+        .map_err(|e| ApiError::exhausted(e, config))?;
     let hessian = match kind {
         Kind::Hessian | Kind::Differentiate(2) => match gradients.first() {
             Some(g) if roots.len() == 1 => diff::jacobian(&mut pool, g, &vars, budget.clone())
-                .map_err(|e| exhausted(e, config))?,
+                .map_err(|e| ApiError::exhausted(e, config))?,
             _ => Vec::new(),
         },
         _ => Vec::new(),
@@ -236,12 +235,8 @@ pub fn build(prepared: Prepared, config: &Config, budget: &Budget) -> Result<Pro
             outputs.extend(gradients.iter().flatten());
             outputs.extend(hessian.iter().flatten());
             let inputs: Vec<ExprId> = vars.iter().chain(&params).copied().collect();
-            let tape = compile_within(&pool, &outputs, &inputs, &budget).map_err(|e| match e {
-                CompileError::Exhausted(e) => exhausted(e, config),
-                // Prepare resolved every name; an unbound one here is a bug.
-                CompileError::Unbound(e) => ApiError::internal(e.to_string()),
-                CompileError::Invalid(e) => ApiError::internal(e.to_string()),
-            })?;
+            let tape = compile_within(&pool, &outputs, &inputs, &budget)
+                .map_err(|e| ApiError::compile(e, config))?;
             if tape.len() > config.max_program_instructions {
                 return Err(ApiError::limit_exceeded(
                     "max_program_instructions",
@@ -350,7 +345,7 @@ impl Program {
                 .iter()
                 .fold(0u64, |t, &id| t.saturating_add(self.pool.tree_size(id)))
         };
-        budget.check().map_err(|e| exhausted(e, config))?;
+        budget.check().map_err(|e| ApiError::exhausted(e, config))?;
         if total > config.max_symbolic_nodes {
             let hint = if share {
                 "ask for numbers instead"
@@ -384,7 +379,7 @@ impl Program {
         for (&id, name) in named.iter().zip(names) {
             let text = printer
                 .print_within(id, budget)
-                .map_err(|e| exhausted(e, config))?;
+                .map_err(|e| ApiError::exhausted(e, config))?;
             printer.name(id, &name);
             definitions.push((name, text));
         }
@@ -392,7 +387,7 @@ impl Program {
             ids.iter()
                 .map(|&i| printer.print_within(i, budget))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| exhausted(e, config))
+                .map_err(|e| ApiError::exhausted(e, config))
         };
         Ok(Symbolic {
             values: row(&self.values)?,

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::error::ApiError;
 use crate::config::Config;
-use crate::engine::{Budget, Exhausted};
+use crate::engine::Budget;
 
 /// The cores for CPU-heavy work and the queue in front of them.
 pub struct Workers {
@@ -105,22 +105,5 @@ impl RequestBudget {
 impl Drop for RequestBudget {
     fn drop(&mut self) {
         self.flag.store(true, Ordering::Relaxed);
-    }
-}
-
-/// The error of work that ran out of its budget.
-pub fn exhausted(e: Exhausted, config: &Config) -> ApiError {
-    match e {
-        Exhausted::Time => ApiError::limit_exceeded(
-            "request_timeout_ms",
-            format!(
-                "the request took longer than {} ms",
-                config.request_timeout_ms
-            ),
-        ),
-        Exhausted::Nodes { limit } => ApiError::limit_exceeded(
-            "max_nodes",
-            format!("the derivatives grew past the limit of {limit} expression nodes"),
-        ),
     }
 }

@@ -71,7 +71,8 @@ fn check_error(src: &str, code: &str, message: &str, span: (usize, usize)) {
         &opts,
     )
     .expect_err(src);
-    assert_eq!(err.code(), code, "{src}: {err}");
+    let answered = nabla::service::error::ApiError::expression(&err, None);
+    assert_eq!(answered.code, code, "{src}: {err}");
     assert!(
         err.to_string().contains(message),
         "{src}: {err:?} lacks {message:?}"
