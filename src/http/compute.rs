@@ -1,8 +1,6 @@
 //! `POST /v1/gradient`, `/v1/jacobian` and `/v1/hessian`: values and derivatives at
 //! points, from a cached compiled program.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderValue;
@@ -16,10 +14,9 @@ use super::write;
 use super::AppState;
 use crate::config::Config;
 use crate::engine::Budget;
-use crate::service::cache::spelling_key;
 use crate::service::point::Point;
 use crate::service::points::{self, shaped, Layout};
-use crate::service::program::{prepare, Kind, Program, Spec};
+use crate::service::program::{program, Kind, Program, Spec};
 use crate::service::{ApiError, RequestBudget};
 
 /// The body of the compute endpoints.
@@ -171,36 +168,6 @@ fn expressions(
         )),
         (_, None, None) => Err(ApiError::invalid_request("missing field 'expression'")),
     }
-}
-
-/// The program for a request: by exact spelling, else by canonical form, else compiled
-/// off the async runtime (compiling is CPU-heavy; a lookup is not).
-pub async fn program(
-    state: &AppState,
-    spec: Spec<'_>,
-    budget: &Budget,
-) -> Result<(Arc<Program>, bool), ApiError> {
-    let spelling = spelling_key(spec.kind, spec.expressions, spec.variables, spec.parameters);
-    if let Some(p) = state.cache.by_spelling(&spelling, &state.metrics) {
-        return Ok((p, true));
-    }
-    let prepared = prepare(spec, &state.config)?;
-    let key = prepared.key.clone();
-    let (program, hit) = match state.cache.cached(&prepared, &state.metrics) {
-        Some(p) => (p, true),
-        None => {
-            let (st, budget) = (state.clone(), budget.clone());
-            state
-                .workers
-                .run(move || {
-                    st.cache
-                        .get_or_build(prepared, &st.config, &st.metrics, &budget)
-                })
-                .await?
-        }
-    };
-    state.cache.remember_spelling(spelling, &key, &program);
-    Ok((program, hit))
 }
 
 async fn compute(

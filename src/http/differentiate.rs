@@ -5,11 +5,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::compute::{encode, program, within_time};
+use super::compute::{encode, within_time};
 use super::extract::ApiJson;
 use super::AppState;
 use crate::engine::Budget;
 use crate::service::points::{shaped, Layout};
+use crate::service::program::program;
 use crate::service::program::{Kind, Spec, Symbolic};
 use crate::service::ApiError;
 use bytes::Bytes;

@@ -5,13 +5,13 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::compute::{encode, one_or_many, program, within_time};
+use super::compute::{encode, one_or_many, within_time};
 use super::extract::ApiJson;
 use super::AppState;
 use crate::engine::Budget;
 use crate::service::grade::{GradeOptions, Grader, Verdict, DEFAULT_BOX};
 use crate::service::points::{number, read_parameters};
-use crate::service::program::{Kind, Program, Spec};
+use crate::service::program::{program, Kind, Program, Spec};
 use crate::service::ApiError;
 use bytes::Bytes;
 

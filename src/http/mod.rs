@@ -15,40 +15,17 @@ use std::sync::Arc;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::service::{ApiError, ProgramCache, Workers};
+use crate::service::{ApiError, Service};
 
-/// What every handler shares.
-pub struct Shared {
-    /// The configuration, limits included.
-    pub config: Config,
-    /// Compiled programs.
-    pub cache: ProgramCache,
-    /// Counters and histograms for `/metrics`.
-    pub metrics: Metrics,
-    /// Permits for compute requests in flight; none left means 503 `overloaded`. A
-    /// tokio semaphore because a permit is held across awaits.
-    pub in_flight: Arc<Semaphore>,
-    /// The cores for CPU-heavy work (compiling, grading, large batches and answers).
-    pub workers: Workers,
-}
-
-/// The handlers' state: cheap to clone.
-pub type AppState = Arc<Shared>;
+/// The handlers' state: the service, cheap to clone.
+pub type AppState = Arc<Service>;
 
 /// The state for `config`.
 pub fn state(config: Config) -> AppState {
-    Arc::new(Shared {
-        cache: ProgramCache::new(config.cache_capacity),
-        metrics: Metrics::default(),
-        in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
-        workers: Workers::new(config.max_blocking, config.max_queued),
-        config,
-    })
+    Service::new(config)
 }
 
 /// Every route of the service, as `(method, path)`: the OpenAPI test checks the document

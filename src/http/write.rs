@@ -82,24 +82,27 @@ pub fn fields(kind: Kind) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-/// Appends field `field` of one point's answer; `out` is that point's outputs: the
-/// values, then each expression's gradient row, then the Hessian row by row.
+/// Appends field `field` of one point's answer; `out` is that point's outputs, in the
+/// order of [`Program::outputs`].
 fn field(buf: &mut Vec<u8>, program: &Program, out: &[f64], field: &str, layout: Layout) {
-    let (n, m) = (program.variables.len(), program.outputs);
+    let o = program.outputs();
     let vars = &program.variables;
-    let row = |buf: &mut Vec<u8>, from: usize| {
-        let values = out.get(from..from + n).unwrap_or(&[]);
+    let row = |buf: &mut Vec<u8>, at: std::ops::Range<usize>| {
+        let values = out.get(at).unwrap_or(&[]);
         shaped(buf, values, vars, layout, |b, v| number(b, *v));
     };
+    let value = |buf: &mut Vec<u8>, e: usize| match out.get(o.value(e)) {
+        Some(v) => number(buf, *v),
+        None => buf.extend_from_slice(b"null"),
+    };
     match (field, program.kind) {
-        ("value", Kind::Jacobian) => array(buf, out.iter().take(m), |b, v| number(b, *v)),
-        ("value", _) => match out.first() {
-            Some(v) => number(buf, *v),
-            None => buf.extend_from_slice(b"null"),
-        },
-        ("jacobian", _) => array(buf, 0..m, |b, r| row(b, m + r * n)),
-        ("gradient", _) => row(buf, m),
-        ("hessian", _) => shaped(buf, 0..n, vars, layout, |b, i| row(b, m + m * n + i * n)),
+        ("value", Kind::Jacobian) => array(buf, 0..o.expressions(), value),
+        ("value", _) => value(buf, 0),
+        ("jacobian", _) => array(buf, 0..o.expressions(), |b, e| row(b, o.gradient_row(e))),
+        ("gradient", _) => row(buf, o.gradient_row(0)),
+        ("hessian", _) => shaped(buf, 0..o.hessian_rows(), vars, layout, |b, i| {
+            row(b, o.hessian_row(i))
+        }),
         _ => buf.extend_from_slice(b"null"),
     }
 }

@@ -180,12 +180,7 @@ impl Grader {
         let mut inputs = vars.clone();
         inputs.extend(program.parameters.iter().map(|p| pool.sym(p)));
         let mut output_of = HashMap::new();
-        let all = program
-            .values()
-            .iter()
-            .chain(program.gradients().iter().flatten())
-            .chain(program.hessian().iter().flatten());
-        for (k, &id) in all.enumerate() {
+        for (k, id) in program.output_nodes().into_iter().enumerate() {
             output_of.entry(id).or_insert(k);
         }
         let n = vars.len();

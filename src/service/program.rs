@@ -1,5 +1,8 @@
 //! From a request's expressions to a compiled [`Program`]: reading (with the request's
-//! names), the cache key, differentiation, compilation, and the limits of each step.
+//! names), the cache key, differentiation, compilation, the limits of each step, and the
+//! look-up through the cache ([`program`]).
+
+use std::sync::Arc;
 
 use rustc_hash::FxHashSet as HashSet;
 
@@ -9,7 +12,9 @@ use crate::engine::expr::Scope;
 use crate::engine::print::{self, Latex, Printer, Text};
 use crate::engine::{diff, read, Budget, Executable, ExprId, Pool};
 
+use super::cache::spelling_key;
 use super::error::ApiError;
+use super::Service;
 
 /// What a program computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,10 +63,8 @@ pub struct Program {
     pub variables: Vec<String>,
     /// The parameters, sorted; inputs after the variables.
     pub parameters: Vec<String>,
-    /// The number of expressions.
-    pub outputs: usize,
-    /// Inputs: variables then parameters. Outputs: the values, then each expression's
-    /// gradient row, then (Hessian) the Hessian row by row. `None` for `Differentiate`.
+    /// Inputs: variables then parameters; outputs in the order of [`Program::outputs`].
+    /// `None` for `Differentiate`.
     pub tape: Option<Executable>,
     pool: Pool,
     values: Vec<ExprId>,
@@ -231,9 +234,8 @@ pub fn build(prepared: Prepared, config: &Config, budget: &Budget) -> Result<Pro
     let tape = match kind {
         Kind::Differentiate(_) => None,
         _ => {
-            let mut outputs: Vec<ExprId> = roots.clone();
-            outputs.extend(gradients.iter().flatten());
-            outputs.extend(hessian.iter().flatten());
+            let outputs = Outputs::new(roots.len(), vars.len(), hessian.len())
+                .nodes(&roots, &gradients, &hessian);
             let inputs: Vec<ExprId> = vars.iter().chain(&params).copied().collect();
             let tape = compile_within(&pool, &outputs, &inputs, &budget)
                 .map_err(|e| ApiError::compile(e, config))?;
@@ -254,13 +256,87 @@ pub fn build(prepared: Prepared, config: &Config, budget: &Budget) -> Result<Pro
         kind,
         variables,
         parameters,
-        outputs: roots.len(),
         tape,
         pool,
         values: roots,
         gradients,
         hessian,
     })
+}
+
+/// Where a program's outputs sit, in the one order every part of the service reads them:
+/// the expressions' values, then each expression's gradient row, then the Hessian row by
+/// row (every row aligned with the variables).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outputs {
+    expressions: usize,
+    variables: usize,
+    hessian_rows: usize,
+}
+
+impl Outputs {
+    /// The outputs of `expressions` expressions in `variables` variables, with
+    /// `hessian_rows` rows of a Hessian (0, or the number of variables).
+    pub fn new(expressions: usize, variables: usize, hessian_rows: usize) -> Outputs {
+        Outputs {
+            expressions,
+            variables,
+            hessian_rows,
+        }
+    }
+
+    /// The number of expressions.
+    pub fn expressions(self) -> usize {
+        self.expressions
+    }
+
+    /// The number of Hessian rows.
+    pub fn hessian_rows(self) -> usize {
+        self.hessian_rows
+    }
+
+    /// The number of outputs.
+    pub fn len(self) -> usize {
+        let rows = self.expressions + self.hessian_rows;
+        self.expressions + rows * self.variables
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// Where expression `e`'s value is.
+    pub fn value(self, e: usize) -> usize {
+        e
+    }
+
+    /// Where expression `e`'s gradient row is.
+    pub fn gradient_row(self, e: usize) -> std::ops::Range<usize> {
+        let start = self.expressions + e * self.variables;
+        start..start + self.variables
+    }
+
+    /// Where row `i` of the Hessian is.
+    pub fn hessian_row(self, i: usize) -> std::ops::Range<usize> {
+        let start = self.expressions * (1 + self.variables) + i * self.variables;
+        start..start + self.variables
+    }
+
+    /// The nodes of the values, gradient rows and Hessian rows, in output order.
+    pub fn nodes(
+        self,
+        values: &[ExprId],
+        gradients: &[Vec<ExprId>],
+        hessian: &[Vec<ExprId>],
+    ) -> Vec<ExprId> {
+        let mut nodes = Vec::with_capacity(self.len());
+        nodes.extend_from_slice(values);
+        nodes.extend(gradients.iter().flatten());
+        nodes.extend(hessian.iter().flatten());
+        debug_assert_eq!(nodes.len(), self.len());
+        nodes
+    }
 }
 
 /// Symbolic forms of a program's expressions and derivatives.
@@ -292,6 +368,17 @@ impl Program {
     /// The pool holding the expressions and their derivatives.
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Where the program's outputs sit.
+    pub fn outputs(&self) -> Outputs {
+        Outputs::new(self.values.len(), self.variables.len(), self.hessian.len())
+    }
+
+    /// The nodes of the outputs, in output order.
+    pub fn output_nodes(&self) -> Vec<ExprId> {
+        self.outputs()
+            .nodes(&self.values, &self.gradients, &self.hessian)
     }
 
     /// The expressions' nodes.
@@ -404,4 +491,34 @@ impl Program {
             definitions,
         })
     }
+}
+
+/// The program for a request: by exact spelling, else by canonical form, else compiled
+/// on a worker (compiling is CPU-heavy; a lookup is not). Also whether the cache had it.
+pub async fn program(
+    service: &Arc<Service>,
+    spec: Spec<'_>,
+    budget: &Budget,
+) -> Result<(Arc<Program>, bool), ApiError> {
+    let spelling = spelling_key(spec.kind, spec.expressions, spec.variables, spec.parameters);
+    if let Some(p) = service.cache.by_spelling(&spelling, &service.metrics) {
+        return Ok((p, true));
+    }
+    let prepared = prepare(spec, &service.config)?;
+    let key = prepared.key.clone();
+    let (program, hit) = match service.cache.cached(&prepared, &service.metrics) {
+        Some(p) => (p, true),
+        None => {
+            let (sv, budget) = (service.clone(), budget.clone());
+            service
+                .workers
+                .run(move || {
+                    sv.cache
+                        .get_or_build(prepared, &sv.config, &sv.metrics, &budget)
+                })
+                .await?
+        }
+    };
+    service.cache.remember_spelling(spelling, &key, &program);
+    Ok((program, hit))
 }
