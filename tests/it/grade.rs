@@ -255,3 +255,66 @@ async fn spellings_that_differ_in_what_is_multiplied_out_are_proved() {
     .await;
     assert_eq!(r["components"]["x"]["verdict"], "incorrect");
 }
+
+/// The service grades whole answers without HTTP: the hints only a whole answer shows are
+/// the service's.
+#[test]
+fn the_service_finds_transposes_and_swaps_itself() {
+    use nabla::engine::Budget;
+    use nabla::service::grade::answer::{grade_submission, Components, GradeKind, Overall};
+    use nabla::service::grade::{GradeOptions, Grader, Hint, Verdict};
+    use nabla::service::program::{build, prepare, Spec};
+
+    let config = Config::default();
+    let grade = |kind: GradeKind, exprs: &[&str], answer: Value| {
+        let exprs: Vec<String> = exprs.iter().map(|s| s.to_string()).collect();
+        let vars = vec!["x".to_string(), "y".to_string()];
+        let spec = Spec {
+            kind: kind.program_kind(),
+            expressions: &exprs,
+            variables: Some(&vars),
+            parameters: &[],
+        };
+        let prepared = prepare(spec, &config).unwrap();
+        let program = build(prepared, &config, &Budget::default()).unwrap();
+        let options = GradeOptions::default();
+        let mut g = Grader::new(&program, vec![], options, &config, Budget::default()).unwrap();
+        grade_submission(&mut g, &program, kind, &answer)
+    };
+    let hints = |c: &Components| -> Vec<Option<Hint>> {
+        let rows = match c {
+            Components::Row(r) => vec![r],
+            Components::Matrix { rows, .. } => rows.iter().collect(),
+            Components::Value(_) => vec![],
+        };
+        rows.iter()
+            .flat_map(|r| r.items.iter())
+            .map(|(_, c)| match &c.verdict {
+                Verdict::Incorrect { hint, .. } => *hint,
+                _ => None,
+            })
+            .collect()
+    };
+    // The Jacobian of (x*y, x^2) is [[y, x], [2x, 0]]; answered transposed.
+    let t = grade(
+        GradeKind::Jacobian,
+        &["x*y", "x^2"],
+        json!([["y", "2*x"], ["x", "0"]]),
+    );
+    assert_eq!(t.verdict, Overall::Incorrect);
+    assert_eq!(t.score, 0.5);
+    assert_eq!(
+        hints(&t.components),
+        [None, Some(Hint::Transposed), Some(Hint::Transposed), None]
+    );
+    // The gradient of x^2*y is (2xy, x^2); answered the other way round.
+    let s = grade(
+        GradeKind::Gradient,
+        &["x^2*y"],
+        json!({"x": "x^2", "y": "2*x*y"}),
+    );
+    assert_eq!(s.verdict, Overall::Incorrect);
+    assert_eq!(s.score, 0.0);
+    let swapped = Some(Hint::SwappedComponents);
+    assert_eq!(hints(&s.components), [swapped, swapped]);
+}

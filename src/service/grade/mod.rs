@@ -11,7 +11,10 @@
 //! integers and halves first) and a hint when the mistake is a common one and certain.
 //!
 //! A grader holds a copy of the reference's pool, so every answer of a class is read into
-//! one pool: equal submissions are one node, graded once.
+//! one pool: equal submissions are one node, graded once. [`answer`] grades whole
+//! submissions (rows, matrices, the hints only a whole answer shows, the score).
+
+pub mod answer;
 
 use std::collections::HashMap;
 
@@ -68,8 +71,11 @@ pub enum Hint {
     ConstantFactor,
     /// The answer times an inner function's derivative is the reference.
     MissingChainFactor,
-    /// The answer of this component is the reference of another, and the other way round.
+    /// The answer of this component is the reference of another, and the other way round
+    /// (found by [`answer`], which sees the whole answer).
     SwappedComponents,
+    /// The matrix answered is the reference transposed (found by [`answer`]).
+    Transposed,
 }
 
 impl Hint {
@@ -80,6 +86,7 @@ impl Hint {
             Hint::ConstantFactor => "constant_factor",
             Hint::MissingChainFactor => "missing_chain_factor",
             Hint::SwappedComponents => "swapped_components",
+            Hint::Transposed => "transposed",
         }
     }
 }
