@@ -14,6 +14,7 @@ use super::write;
 use super::AppState;
 use crate::config::Config;
 use crate::engine::Budget;
+use crate::service::evaluate::{check_answer_size, evaluate};
 use crate::service::point::Point;
 use crate::service::points::{self, shaped, Layout};
 use crate::service::program::{program, Kind, Program, Spec};
@@ -191,25 +192,9 @@ async fn compute(
         parameters: &names,
     };
     let (program, hit) = program(&state, spec, &budget).await?;
-    let exe = program
-        .tape
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("a compute program without a tape"))?;
-    let tape = exe.tape();
-    // What the answer will hold, bounded before anything is allocated for it.
-    let numbers = pts.len().saturating_mul(tape.outputs());
-    if numbers > state.config.max_answer_values {
-        return Err(ApiError::limit_exceeded(
-            "max_answer_values",
-            format!(
-                "the answer would hold {numbers} numbers ({} points of {} outputs), over the limit of {}",
-                pts.len(),
-                tape.outputs(),
-                state.config.max_answer_values
-            ),
-        ));
-    }
-    let mut inputs = Vec::with_capacity(pts.len() * tape.inputs());
+    check_answer_size(&state, &program, pts.len())?;
+    let n_in = program.variables.len() + params.len();
+    let mut inputs = Vec::with_capacity(pts.len() * n_in);
     for (i, p) in pts.iter().enumerate() {
         points::read_point(
             p,
@@ -220,34 +205,7 @@ async fn compute(
         )?;
         inputs.extend(params.iter().map(|(_, x)| x));
     }
-    let n_out = tape.outputs();
-    let out = if pts.len().saturating_mul(tape.len()) > 1_000_000 {
-        // A large batch: evaluate off the async runtime, stopping when time runs out.
-        let (program, config, n_points) = (program.clone(), state.config.clone(), pts.len());
-        let budget = budget.clone();
-        state
-            .workers
-            .run(move || {
-                let mut out = vec![0.0; n_points * n_out];
-                if let Some(t) = program.tape.as_ref() {
-                    t.tape()
-                        .eval_batch_within(&inputs, &mut out, &budget)
-                        .map_err(|e| ApiError::batch(e, &config))?;
-                }
-                Ok(out)
-            })
-            .await?
-    } else if pts.len() == 1 {
-        let mut out = vec![0.0; n_out];
-        exe.eval_into(&inputs, &mut out, &mut Vec::new())
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        out
-    } else {
-        let mut out = vec![0.0; pts.len() * n_out];
-        tape.eval_batch(&inputs, &mut out)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        out
-    };
+    let out = evaluate(&state, &program, inputs, pts.len(), &budget).await?;
     let share = req.definitions;
     let texts = match req.symbolic {
         true => {

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod error;
+pub mod evaluate;
 pub mod grade;
 pub mod point;
 pub mod points;
