@@ -7,6 +7,7 @@
 mod architecture;
 mod budget;
 mod canon;
+mod docs;
 mod funcs;
 mod grade;
 mod hostile;
