@@ -4,11 +4,9 @@
 use std::ffi::{c_int, c_long};
 
 /// How long memory freed stays with the process before mimalloc returns it to the
-/// operating system, in milliseconds. With mimalloc's default (one second), the megabytes
-/// a large expression takes to compile go back to the system between requests, and the
-/// next one faults its pages in again, each zeroed by the kernel: reading,
-/// differentiating and compiling W2 at n = 10,000 thirty times over took 2,388 page
-/// faults and spent 5-8% of its time in the kernel; with this delay, 137 and 0.6%.
+/// operating system, in milliseconds: with mimalloc's default (one second) the megabytes a
+/// large compile takes go back between requests and the next one faults them in again,
+/// zeroed by the kernel (figures in `benches/README.md`).
 pub const PURGE_DELAY_MS: c_long = 10_000;
 
 /// `mi_option_purge_delay`'s index in mimalloc 3's `mimalloc.h`: libmimalloc-sys exports

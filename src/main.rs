@@ -9,8 +9,8 @@ use clap::Parser;
 use nabla::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc: the engine builds many small nodes and buffers; glibc's allocator spent about
-/// a third of a large compile (measured with callgrind), mimalloc a fraction of that.
+/// mimalloc: the engine builds many small nodes and buffers, and glibc's allocator was a
+/// large share of a big compile (see `benches/README.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

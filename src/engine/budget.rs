@@ -43,8 +43,8 @@ impl From<usize> for Budget {
     }
 }
 
-/// How many iterations of a cheap loop pass between two looks at the clock (a look costs
-/// about 20 ns; an iteration at least a few).
+/// How many iterations of a cheap loop pass between two looks at the clock: a look costs
+/// several iterations, so it is made rarely, but often enough to stop within microseconds.
 pub const CHECK_EVERY: usize = 256;
 
 impl Budget {

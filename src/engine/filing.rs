@@ -25,8 +25,8 @@
 
 /// Tables that hold fewer entries than this hash uniformly: they fit a core's caches
 /// anyway, and finding an entry's anchor costs reads that a small table does not repay
-/// (measured: W2 at n = 10 took half again as long with every table filed). A table
-/// switches when it grows past this, rehashing every entry.
+/// (see `benches/README.md`). A table switches when it grows past this, rehashing every
+/// entry.
 pub const FILE_FROM: usize = 1 << 15;
 
 /// How many consecutive ids share a window (a power of two).

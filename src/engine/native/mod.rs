@@ -10,10 +10,10 @@
 //! random programs and every operation).
 //!
 //! A tape's code is made on its [`NATIVE_AFTER`]th evaluation at one point, and only for
-//! tapes of at most [`MAX_INSTRUCTIONS`]: making it costs system calls (9 us for the
-//! sheet's 4a, 17 instructions, where the code saves 30 ns a call), so a program evaluated
-//! a few times (a graded answer at its samples) stays interpreted, and one evaluated
-//! again and again (a cached program, a loop) gets code early in its life. Where the
+//! tapes of at most [`MAX_INSTRUCTIONS`]: making it costs system calls worth hundreds of
+//! evaluations, so a program evaluated a few times (a graded answer at its samples) stays
+//! interpreted, and one evaluated again and again (a cached program, a loop) gets code
+//! early in its life. Where the
 //! platform is not x86-64 with the System V calling convention, where the system refuses
 //! executable memory, past [`MAX_LIVE_PROGRAMS`] or [`MAX_LIVE_BYTES`], or when the
 //! operator turned it off ([`set_enabled`], the service's `--native-code false`), there is
@@ -31,12 +31,11 @@ mod memory;
 mod x64;
 
 /// The largest program made native, in instructions (its code is up to about 70 bytes an
-/// instruction, 35 typically). Making the code takes about 45 ns an instruction, on the
-/// thread that evaluates (the service's async runtime, for one point): 0.7 ms at this
-/// size, like evaluating the million instruction-points the service runs inline. Larger
-/// programs gain less anyway: their code outgrows the processor's caches (W2 at n =
-/// 10,000, 99,988 instructions: 201 against 263 us interpreted, for 3 MB of code), and
-/// many points go to the batch evaluator, which shares the dispatch among them.
+/// instruction, 35 typically). The code is made on the thread that evaluates (the
+/// service's async runtime, for one point), and at this size that takes about as long as
+/// the work the service runs inline; larger programs gain less anyway, their code
+/// outgrowing the processor's caches, and many points go to the batch evaluator
+/// (figures in `benches/README.md`).
 pub const MAX_INSTRUCTIONS: usize = 1 << 14;
 
 /// One-point evaluations of a tape before its code is made (see the module docs).

@@ -61,8 +61,7 @@ fn check(expected: usize, got: usize) -> Result<(), LengthMismatch> {
 }
 
 /// Runs `instrs` at one point whose slots are `s`, without bounds checks: one point runs
-/// an instruction in a few nanoseconds, and three or four bounds checks were a tenth of it
-/// (measured on the sheet's 4a).
+/// an instruction in a few nanoseconds, and the checks were a noticeable share of it.
 ///
 /// # Safety
 /// Every slot an instruction of `instrs` names (`dst`, `a`, `b`, `c`) is below `s.len()`.
@@ -106,8 +105,8 @@ impl Tape {
         for &(slot, v) in &self.consts {
             s[slot as usize] = v;
         }
-        // The batch walks the emits the same way; a shared walker with closures measured
-        // 5% more instructions and up to a quarter more time here, the hot path of one point.
+        // The batch walks the emits the same way; a walker shared with it was slower on
+        // this hot path of one point.
         let mut done = 0;
         for e in &self.emits {
             let at = e.at as usize;

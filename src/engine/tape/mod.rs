@@ -95,8 +95,8 @@ fn feeds(instrs: &[Instr], inputs: usize) -> Vec<Feed> {
 /// no block holding an input that is also an output gives its place up. A program built along its inputs (a
 /// gradient in 10,000 variables reads each input in the few terms beside it) needs a few
 /// blocks where it has thousands of inputs, so a batch's input lanes stay in the cache
-/// instead of being written all over once per chunk of points (2.5 MB at W2 n = 10,000,
-/// as much again as the points themselves). `inputs` when a ring saves nothing.
+/// instead of being written all over once per chunk of points (as many bytes as the points
+/// themselves). `inputs` when a ring saves nothing.
 fn ring(instrs: &[Instr], emits: &[Emit], feeds: &[Feed], inputs: usize) -> usize {
     let blocks = inputs.div_ceil(FEED_BLOCK);
     // Where each block is fed, and the last instruction reading it.
