@@ -1,5 +1,5 @@
-//! The exercise sheet (shared/seed/exercise-01-gradients.md), scalar exercises, each
-//! against a formula derived by hand and written out below in plain Rust.
+//! The course's first exercise sheet (gradients of scalar functions: its exercises 2b and
+//! 4a–4c), each against a formula derived by hand and written out below in plain Rust.
 //!
 //! The sheet's printed answer to 4a is wrong: d/du ln(1 + e^u) = e^u/(1 + e^u), but the
 //! sheet writes 1/(1 + e^u). The formulas here are derived afresh.
