@@ -3,8 +3,8 @@
 //! # Layout
 //! - [`engine`]: parse, canonicalise, differentiate, print, compile and evaluate
 //!   expressions; sans-IO, synchronous, no HTTP inside;
-//! - [`service`]: between HTTP and the engine: programs from requests, the cache,
-//!   points as JSON, the error type;
+//! - [`service`]: between HTTP and the engine: the shared state, programs from requests
+//!   and the cache, evaluation at points, grading, the error type and its codes;
 //! - [`http`]: routes, extractors, problem+json errors, middleware; `http::app` is the
 //!   router;
 //! - [`config`]: every setting and limit;

@@ -280,7 +280,7 @@ impl Tape {
     }
 
     /// How many inputs a batch keeps in its lanes at once: fewer than [`Tape::inputs`]
-    /// when the program reads its inputs in order (see `ring` in `tape.rs`), so a batch
+    /// when the program reads its inputs in order (see `ring` in `tape/mod.rs`), so a batch
     /// over thousands of inputs keeps a few blocks of them in the cache.
     pub fn batch_input_lanes(&self) -> usize {
         self.ring
