@@ -153,6 +153,9 @@ pub(crate) trait Visit {
 pub(crate) trait Known {
     /// The operation.
     const OP: Op;
+    /// Whether it reads a third operand, decided when compiling (a call to
+    /// [`Op::operands`] per instruction cost a lane loop 4%).
+    const TERNARY: bool;
 }
 
 /// The operation `Op::ALL[K]`.
@@ -160,6 +163,7 @@ pub(crate) struct Is<const K: u8>;
 
 impl<const K: u8> Known for Is<K> {
     const OP: Op = Op::ALL[K as usize];
+    const TERNARY: bool = Op::ALL[K as usize].operands() == 3;
 }
 
 impl Op {

@@ -347,7 +347,7 @@ impl<const W: usize> Visit for Lanes<'_, W> {
     #[inline(always)]
     fn visit<K: Known>(self) {
         let Lanes { d, x, y, z } = self;
-        if K::OP.is_ternary() {
+        if K::TERNARY {
             lanes3::<W>(d, x, y, z, |a, b, c| apply(K::OP, a, b, || c));
         } else {
             lanes2::<W>(d, x, y, |a, b| apply(K::OP, a, b, || a));
