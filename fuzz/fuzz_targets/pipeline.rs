@@ -143,6 +143,9 @@ impl std::ops::Neg for Finite {
     }
 }
 impl support::Scalar for Finite {
+    fn value(self) -> f64 {
+        self.0
+    }
     fn c(v: f64) -> Self {
         noted(v)
     }
@@ -207,6 +210,9 @@ impl std::ops::Neg for Scaled {
     }
 }
 impl Scalar for Scaled {
+    fn value(self) -> f64 {
+        self.0.v
+    }
     fn c(v: f64) -> Self {
         Scaled(Dual::c(v))
     }

@@ -50,10 +50,20 @@ macro_rules! for_each_func {
             /// The natural logarithm, `ln(x)` (also spelled `log(x)`).
             Ln = 1 {
                 name: "ln",
-                aliases: ["log"],
                 value: |a, _| a.ln(),
                 derivative: ["1/a"],
                 spelling: Spelling::Call(Latex::Command("\\ln")),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// `log(x, b)`: the logarithm of `x` to the base `b`, `ln(x)/ln(b)`. One-argument
+            /// `log(x)` is `ln(x)`, as in meval.
+            LogBase = 45 {
+                name: "log",
+                called_as: Builtin::Log,
+                value: |a, b| a.ln() / b.ln(),
+                derivative: ["1/(a*ln(b))", "-log(a, b)/(b*ln(b))"],
+                spelling: Spelling::Call(Latex::Named),
                 entire: false,
                 machine: Machine::Call,
             }
@@ -90,6 +100,7 @@ macro_rules! for_each_func {
             /// The mathematical sign, with `sign(0) = 0`.
             Sign = 5 {
                 name: "sign",
+                aliases: ["sgn"],
                 value: |a, _| sign(a),
                 derivative: ["0"],
                 spelling: Spelling::Call(Latex::Named),
@@ -132,6 +143,24 @@ macro_rules! for_each_func {
                 entire: false,
                 machine: Machine::Call,
             }
+            /// The secant, `1/cos(x)`.
+            Sec = 31 {
+                name: "sec",
+                value: |a, _| 1.0 / a.cos(),
+                derivative: ["sec(a)*tan(a)"],
+                spelling: Spelling::Call(Latex::Command("\\sec")),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The cosecant, `1/sin(x)`.
+            Csc = 32 {
+                name: "csc",
+                value: |a, _| 1.0 / a.sin(),
+                derivative: ["-csc(a)*cot(a)"],
+                spelling: Spelling::Call(Latex::Command("\\csc")),
+                entire: false,
+                machine: Machine::Call,
+            }
             /// The cotangent, `cos(x)/sin(x)`.
             Cot = 30 {
                 name: "cot",
@@ -144,6 +173,7 @@ macro_rules! for_each_func {
             /// `asin(x)`.
             Asin = 10 {
                 name: "asin",
+                aliases: ["arcsin"],
                 value: |a, _| a.asin(),
                 derivative: ["(1 - a^2)^(-0.5)"],
                 spelling: Spelling::Call(Latex::Command("\\arcsin")),
@@ -153,6 +183,7 @@ macro_rules! for_each_func {
             /// `acos(x)`.
             Acos = 11 {
                 name: "acos",
+                aliases: ["arccos"],
                 value: |a, _| a.acos(),
                 derivative: ["-(1 - a^2)^(-0.5)"],
                 spelling: Spelling::Call(Latex::Command("\\arccos")),
@@ -162,9 +193,40 @@ macro_rules! for_each_func {
             /// `atan(x)`.
             Atan = 12 {
                 name: "atan",
+                aliases: ["arctan"],
                 value: |a, _| a.atan(),
                 derivative: ["1/(1 + a^2)"],
                 spelling: Spelling::Call(Latex::Command("\\arctan")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// The inverse secant, `acos(1/x)`, for `|x| >= 1`.
+            Asec = 36 {
+                name: "asec",
+                aliases: ["arcsec"],
+                value: |a, _| (1.0 / a).acos(),
+                derivative: ["1/(abs(a)*(a^2 - 1)^0.5)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The inverse cosecant, `asin(1/x)`, for `|x| >= 1`.
+            Acsc = 37 {
+                name: "acsc",
+                aliases: ["arccsc"],
+                value: |a, _| (1.0 / a).asin(),
+                derivative: ["-1/(abs(a)*(a^2 - 1)^0.5)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The inverse cotangent, `atan(1/x)` (values in (-pi/2, pi/2], `pi/2` at 0).
+            Acot = 38 {
+                name: "acot",
+                aliases: ["arccot"],
+                value: |a, _| (1.0 / a).atan(),
+                derivative: ["-1/(1 + a^2)"],
+                spelling: Spelling::Call(Latex::Named),
                 entire: true,
                 machine: Machine::Call,
             }
@@ -204,9 +266,37 @@ macro_rules! for_each_func {
                 entire: true,
                 machine: Machine::Call,
             }
+            /// The hyperbolic secant, `1/cosh(x)`.
+            Sech = 33 {
+                name: "sech",
+                value: |a, _| 1.0 / a.cosh(),
+                derivative: ["-sech(a)*tanh(a)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// The hyperbolic cosecant, `1/sinh(x)`.
+            Csch = 34 {
+                name: "csch",
+                value: |a, _| 1.0 / a.sinh(),
+                derivative: ["-csch(a)*coth(a)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The hyperbolic cotangent, `1/tanh(x)`.
+            Coth = 35 {
+                name: "coth",
+                value: |a, _| 1.0 / a.tanh(),
+                derivative: ["1 - coth(a)^2"],
+                spelling: Spelling::Call(Latex::Command("\\coth")),
+                entire: false,
+                machine: Machine::Call,
+            }
             /// `asinh(x)`.
             Asinh = 16 {
                 name: "asinh",
+                aliases: ["arsinh", "arcsinh"],
                 value: |a, _| a.asinh(),
                 derivative: ["(a^2 + 1)^(-0.5)"],
                 spelling: Spelling::Call(Latex::Named),
@@ -216,6 +306,7 @@ macro_rules! for_each_func {
             /// `acosh(x)`.
             Acosh = 17 {
                 name: "acosh",
+                aliases: ["arcosh", "arccosh"],
                 value: |a, _| a.acosh(),
                 derivative: ["(a^2 - 1)^(-0.5)"],
                 spelling: Spelling::Call(Latex::Named),
@@ -225,10 +316,79 @@ macro_rules! for_each_func {
             /// `atanh(x)`.
             Atanh = 18 {
                 name: "atanh",
+                aliases: ["artanh", "arctanh"],
                 value: |a, _| a.atanh(),
                 derivative: ["1/(1 - a^2)"],
                 spelling: Spelling::Call(Latex::Named),
                 entire: false,
+                machine: Machine::Call,
+            }
+            /// The inverse hyperbolic secant, `acosh(1/x)`, for `0 < x <= 1`.
+            Asech = 39 {
+                name: "asech",
+                aliases: ["arsech", "arcsech"],
+                value: |a, _| (1.0 / a).acosh(),
+                derivative: ["-1/(a*(1 - a^2)^0.5)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The inverse hyperbolic cosecant, `asinh(1/x)`.
+            Acsch = 40 {
+                name: "acsch",
+                aliases: ["arcsch", "arccsch"],
+                value: |a, _| (1.0 / a).asinh(),
+                derivative: ["-1/(abs(a)*(1 + a^2)^0.5)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The inverse hyperbolic cotangent, `atanh(1/x)`, for `|x| > 1`.
+            Acoth = 41 {
+                name: "acoth",
+                aliases: ["arcoth", "arccoth"],
+                value: |a, _| (1.0 / a).atanh(),
+                derivative: ["1/(1 - a^2)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The real cube root: `cbrt(-8) = -2`.
+            Cbrt = 42 {
+                name: "cbrt",
+                value: |a, _| a.cbrt(),
+                derivative: ["1/(3*cbrt(a)^2)"],
+                spelling: Spelling::Call(Latex::Around("\\sqrt[3]{", "}")),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// The real `n`-th root `root(x, n)`: `x^(1/n)`, and for an odd integer `n` also
+            /// of a negative `x` (`root(-8, 3) = -2`).
+            Root = 43 {
+                name: "root",
+                value: |a, n| root(a, n),
+                derivative: ["1/(b*root(a, b)^(b - 1))", "-root(a, b)*ln(abs(a))/b^2"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: false,
+                machine: Machine::Call,
+            }
+            /// The error function, `2/sqrt(pi)` times the integral of `exp(-t^2)` from 0.
+            Erf = 44 {
+                name: "erf",
+                value: |a, _| libm::erf(a),
+                // 2/sqrt(pi)
+                derivative: ["1.1283791670955126*exp(-a^2)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
+                machine: Machine::Call,
+            }
+            /// The complementary error function, `1 - erf(x)`, accurate where it is small.
+            Erfc = 46 {
+                name: "erfc",
+                value: |a, _| libm::erfc(a),
+                derivative: ["-1.1283791670955126*exp(-a^2)"],
+                spelling: Spelling::Call(Latex::Named),
+                entire: true,
                 machine: Machine::Call,
             }
             /// The logistic function `1/(1 + exp(-x))`, evaluated stably. The compiler
@@ -380,6 +540,16 @@ fn value2(f: impl Fn(f64, f64) -> f64, a: f64, b: f64) -> f64 {
     f(a, b)
 }
 
+/// `None` unless the entry says otherwise.
+macro_rules! or_none {
+    () => {
+        None
+    };
+    ($v:expr) => {
+        Some($v)
+    };
+}
+
 /// `false` unless the entry says otherwise.
 macro_rules! or_false {
     () => {
@@ -399,6 +569,7 @@ macro_rules! define_funcs {
             $func:ident = $id:literal {
                 name: $name:literal,
                 $(aliases: [$($alias:literal),* $(,)?],)?
+                $(called_as: $called_as:expr,)?
                 $(variadic: $variadic:literal,)?
                 $(commutative: $commutative:literal,)?
                 $(#[$value_doc:meta])*
@@ -493,9 +664,13 @@ macro_rules! define_funcs {
             }
         }
 
-        /// Every name of the table, aliases after the name, with its function.
-        const TABLE_NAMES: &[(&str, Func)] = &[
-            $(($name, Func::$func), $($(($alias, Func::$func),)*)?)*
+        /// Every name of the table, aliases after the name, with its function and, for a
+        /// name read otherwise than as a call of that function, what it is read as.
+        const TABLE_NAMES: &[(&str, Func, Option<Builtin>)] = &[
+            $(
+                ($name, Func::$func, or_none!($($called_as)?)),
+                $($(($alias, Func::$func, None),)*)?
+            )*
         ];
     };
 }
@@ -513,6 +688,8 @@ pub enum Builtin {
     Pow,
     /// `min` or `max` of one or more arguments, nested into binary calls.
     Variadic(Func),
+    /// `log(x)`, the natural logarithm as in meval, or `log(x, b)` to the base `b`.
+    Log,
 }
 
 /// The number of names of the language: the table's called ones, `sqrt` and `pow`.
@@ -535,12 +712,12 @@ pub const NAMES: [(&str, Builtin); NAME_COUNT] = {
     let mut n = 1;
     let mut i = 0;
     while i < TABLE_NAMES.len() {
-        let (name, f) = TABLE_NAMES[i];
+        let (name, f, called_as) = TABLE_NAMES[i];
         if matches!(f.spelling(), Spelling::Call(_)) {
-            let builtin = if f.is_variadic() {
-                Builtin::Variadic(f)
-            } else {
-                Builtin::Func(f)
+            let builtin = match called_as {
+                Some(b) => b,
+                None if f.is_variadic() => Builtin::Variadic(f),
+                None => Builtin::Func(f),
             };
             names[n] = (name, builtin);
             n += 1;
@@ -580,9 +757,20 @@ impl Builtin {
             Builtin::Sqrt => (1, Some(1)),
             Builtin::Pow => (2, Some(2)),
             Builtin::Variadic(_) => (1, None),
+            Builtin::Log => (1, Some(2)),
         }
     }
 }
+/// The real `n`-th root of `x`: `x^(1/n)`, and `-(-x)^(1/n)` for a negative `x` and an
+/// odd integer `n`.
+pub fn root(x: f64, n: f64) -> f64 {
+    if x < 0.0 && n.fract() == 0.0 && n % 2.0 != 0.0 {
+        -(-x).powf(1.0 / n)
+    } else {
+        x.powf(1.0 / n)
+    }
+}
+
 /// The mathematical sign: -1, 0 or 1 (NaN for NaN).
 pub fn sign(x: f64) -> f64 {
     if x > 0.0 {
@@ -623,8 +811,91 @@ pub fn ln_1p_unit(b: f64) -> f64 {
     w.ln() + (b - (w - 1.0)) / w
 }
 
-/// The function name closest to `name` by edit distance (at most 2 edits): the "did you
-/// mean" of an unknown function.
+/// Well-known function names the language does not have, with how to write them instead:
+/// a student who calls one is told so, not offered a near name that changes the function
+/// (`sinc` is not `sin`).
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("mod", "write a % b for the remainder"),
+    ("fmod", "write a % b for the remainder"),
+    ("ceiling", "write ceil(x)"),
+    ("sqr", "write x^2"),
+    ("cube", "write x^3"),
+    ("log1p", "write ln(1 + x)"),
+    ("ln1p", "write ln(1 + x)"),
+    ("expm1", "write exp(x) - 1"),
+    ("exp2", "write 2^x"),
+    ("exp10", "write 10^x"),
+    ("lg", "write log10(x) (or log2(x) if you meant base 2)"),
+    ("lb", "write log2(x)"),
+    ("ld", "write log2(x)"),
+    ("tg", "write tan(x)"),
+    ("ctg", "write cot(x)"),
+    ("cotan", "write cot(x)"),
+    ("cosec", "write csc(x)"),
+    ("arctg", "write atan(x)"),
+    ("arcctg", "write acot(x)"),
+    ("sh", "write sinh(x)"),
+    ("ch", "write cosh(x)"),
+    ("th", "write tanh(x)"),
+    ("sinc", "write sin(x)/x"),
+    ("heaviside", "write (1 + sign(x))/2"),
+    ("step", "write (1 + sign(x))/2"),
+    ("deg", "write x*180/pi"),
+    ("rad", "write x*pi/180"),
+    ("gamma", "the gamma function is not supported"),
+    ("lgamma", "the gamma function is not supported"),
+    ("loggamma", "the gamma function is not supported"),
+    ("digamma", "the gamma function is not supported"),
+    (
+        "factorial",
+        "factorials are not supported; write the product out",
+    ),
+    (
+        "fact",
+        "factorials are not supported; write the product out",
+    ),
+    ("beta", "the beta function is not supported"),
+    (
+        "binomial",
+        "binomial coefficients are not supported; write the number",
+    ),
+    (
+        "binom",
+        "binomial coefficients are not supported; write the number",
+    ),
+    (
+        "choose",
+        "binomial coefficients are not supported; write the number",
+    ),
+    ("zeta", "the zeta function is not supported"),
+    ("erfinv", "the inverse error function is not supported"),
+    ("lambertw", "the Lambert W function is not supported"),
+    ("sum", "sums are not supported; write the terms out with +"),
+    (
+        "prod",
+        "products are not supported; write the factors out with *",
+    ),
+    (
+        "diff",
+        "write the expression itself: nabla differentiates it",
+    ),
+    ("int", "integrals are not supported"),
+    ("arg", "complex numbers are not supported"),
+    ("re", "complex numbers are not supported"),
+    ("im", "complex numbers are not supported"),
+    ("conj", "complex numbers are not supported"),
+];
+
+/// How to write a well-known function the language does not have, if `name` is one.
+pub fn unsupported(name: &str) -> Option<&'static str> {
+    UNSUPPORTED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, advice)| advice)
+}
+
+/// The function name closest to `name` by edit distance (one edit for a name of up to
+/// three letters, two for a longer one): the "did you mean" of an unknown function.
 pub fn suggest(name: &str) -> Option<&'static str> {
     let common_prefix = |c: &str| {
         c.bytes()
@@ -635,7 +906,9 @@ pub fn suggest(name: &str) -> Option<&'static str> {
     NAMES
         .iter()
         .map(|&(candidate, _)| (edit_distance(name, candidate), candidate))
-        .filter(|&(d, _)| d <= 2)
+        // A short name is near too many: one edit for up to three letters (`f` is not
+        // `ln`), two for longer ones.
+        .filter(|&(d, _)| d <= if name.len() <= 3 { 1 } else { 2 })
         // Fewest edits; on a tie the longest shared prefix (`sinn` is `sin`, not `sign`).
         .min_by_key(|&(d, c)| (d, std::cmp::Reverse(common_prefix(c))))
         .map(|(_, c)| c)

@@ -70,7 +70,8 @@ impl ExprError {
     pub fn kind(&self) -> ExprErrorKind {
         match self {
             ExprError::Parse(e) => match e.kind {
-                ParseErrorKind::UnknownFunction { .. } => ExprErrorKind::UnknownFunction,
+                ParseErrorKind::UnknownFunction { .. }
+                | ParseErrorKind::UnsupportedFunction { .. } => ExprErrorKind::UnknownFunction,
                 ParseErrorKind::Arity { .. } => ExprErrorKind::Arity,
                 ParseErrorKind::TooDeep { .. } => ExprErrorKind::TooDeep,
                 ParseErrorKind::TooLong { .. } => ExprErrorKind::TooLong,

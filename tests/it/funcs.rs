@@ -19,7 +19,7 @@ pub fn call(f: Func) -> String {
 
 #[test]
 fn every_function_agrees_with_the_oracle_in_value_and_derivatives() {
-    let grid: Vec<f64> = (-40..=40).map(|i| f64::from(i) * 0.0737 + 0.011).collect();
+    let grid: Vec<f64> = (-80..=80).map(|i| f64::from(i) * 0.0369 + 0.011).collect();
     for &f in Func::ALL {
         let src = call(f);
         let tape = value_and_gradient_tape(&src, &["x", "y"]);

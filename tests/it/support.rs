@@ -89,6 +89,8 @@ pub trait Scalar:
     + Neg<Output = Self>
 {
     fn c(v: f64) -> Self;
+    /// The value (without any derivative part).
+    fn value(self) -> f64;
     /// A function of one argument, given its value and derivative.
     fn lift(self, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Self;
     fn powf(self, e: Self) -> Self;
@@ -101,6 +103,9 @@ pub trait Scalar:
 impl Scalar for f64 {
     fn c(v: f64) -> Self {
         v
+    }
+    fn value(self) -> f64 {
+        self
     }
     fn lift(self, f: fn(f64) -> f64, _: fn(f64) -> f64) -> Self {
         f(self)
@@ -175,6 +180,9 @@ impl Neg for Dual {
 impl Scalar for Dual {
     fn c(v: f64) -> Self {
         Dual { v, d: 0.0 }
+    }
+    fn value(self) -> f64 {
+        self.v
     }
     fn lift(self, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Self {
         Dual {
@@ -271,6 +279,9 @@ impl Neg for Noisy {
 }
 
 impl Scalar for Noisy {
+    fn value(self) -> f64 {
+        self.0
+    }
     fn c(v: f64) -> Self {
         Noisy(v) // exact: a literal exponent must stay an integer
     }
@@ -314,6 +325,37 @@ fn unary<T: Scalar>(f: Func, a: T) -> T {
         Func::Cos => a.lift(f64::cos, |x| -x.sin()),
         Func::Tan => a.lift(f64::tan, |x| 1.0 / (x.cos() * x.cos())),
         Func::Cot => a.lift(|x| x.cos() / x.sin(), |x| -1.0 / (x.sin() * x.sin())),
+        Func::Sec => a.lift(|x| 1.0 / x.cos(), |x| x.sin() / (x.cos() * x.cos())),
+        Func::Csc => a.lift(|x| 1.0 / x.sin(), |x| -x.cos() / (x.sin() * x.sin())),
+        Func::Sech => a.lift(|x| 1.0 / x.cosh(), |x| -x.sinh() / (x.cosh() * x.cosh())),
+        Func::Csch => a.lift(|x| 1.0 / x.sinh(), |x| -x.cosh() / (x.sinh() * x.sinh())),
+        Func::Coth => a.lift(|x| x.cosh() / x.sinh(), |x| -1.0 / (x.sinh() * x.sinh())),
+        Func::Asec => a.lift(
+            |x| (1.0 / x).acos(),
+            |x| 1.0 / (x * x * (1.0 - 1.0 / (x * x)).sqrt()),
+        ),
+        Func::Acsc => a.lift(
+            |x| (1.0 / x).asin(),
+            |x| -1.0 / (x * x * (1.0 - 1.0 / (x * x)).sqrt()),
+        ),
+        Func::Acot => a.lift(|x| (1.0 / x).atan(), |x| -1.0 / (1.0 + x * x)),
+        Func::Asech => a.lift(
+            |x| (1.0 / x).acosh(),
+            |x| -1.0 / (x * x * (1.0 / (x * x) - 1.0).sqrt()),
+        ),
+        Func::Acsch => a.lift(
+            |x| (1.0 / x).asinh(),
+            |x| -1.0 / (x * x * (1.0 + 1.0 / (x * x)).sqrt()),
+        ),
+        Func::Acoth => a.lift(|x| (1.0 / x).atanh(), |x| -1.0 / (x * x - 1.0)),
+        Func::Cbrt => a.lift(f64::cbrt, |x| x.abs().powf(-2.0 / 3.0) / 3.0),
+        Func::Erf => a.lift(erf_series, |x| {
+            2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp()
+        }),
+        Func::Erfc => a.lift(
+            |x| 1.0 - erf_series(x),
+            |x| -2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp(),
+        ),
         Func::Asin => a.lift(f64::asin, |x| 1.0 / (1.0 - x * x).sqrt()),
         Func::Acos => a.lift(f64::acos, |x| -1.0 / (1.0 - x * x).sqrt()),
         Func::Atan => a.lift(f64::atan, |x| 1.0 / (1.0 + x * x)),
@@ -346,6 +388,31 @@ fn unary<T: Scalar>(f: Func, a: T) -> T {
         Func::Round => a.lift(f64::round, |_| 0.0),
         Func::Trunc => a.lift(f64::trunc, |_| 0.0),
         other => panic!("{other:?} is not unary"),
+    }
+}
+
+/// `erf(x)` by its Taylor series, `2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))`: an
+/// oracle of its own (nabla uses libm's), to within 1e-13 for `|x| <= 3`; NaN beyond.
+pub fn erf_series(x: f64) -> f64 {
+    if x.abs() > 3.0 {
+        return f64::NAN;
+    }
+    let (mut sum, mut term) = (0.0, x);
+    for n in 0..120 {
+        sum += term / (2 * n + 1) as f64;
+        term *= -x * x / (n + 1) as f64;
+    }
+    2.0 / std::f64::consts::PI.sqrt() * sum
+}
+
+/// The real `n`-th root, from the scalar operations: `x^(1/n)`, or `-(-x)^(1/n)` for a
+/// negative `x` and an odd integer `n`.
+fn root<T: Scalar>(x: T, n: T) -> T {
+    let (xv, nv) = (x.value(), n.value());
+    if xv < 0.0 && nv.fract() == 0.0 && nv % 2.0 != 0.0 {
+        -((-x).powf(T::c(1.0) / n))
+    } else {
+        x.powf(T::c(1.0) / n)
     }
 }
 
@@ -400,6 +467,12 @@ pub fn reference<T: Scalar>(ast: &Ast, env: &dyn Fn(&str) -> T) -> T {
                         }
                         acc
                     }
+                    Builtin::Log if a.len() == 1 => unary(Func::Ln, a[0]),
+                    Builtin::Log | Builtin::Func(Func::LogBase) => {
+                        let ln = |v: T| v.lift(f64::ln, |x| 1.0 / x);
+                        ln(a[0]) / ln(a[1])
+                    }
+                    Builtin::Func(Func::Root) => root(a[0], a[1]),
                     Builtin::Func(Func::Atan2) => a[0].atan2(a[1]),
                     Builtin::Func(Func::Hypot) => a[0].hypot(a[1]),
                     Builtin::Func(f) => unary(f, a[0]),

@@ -7,7 +7,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{Constant, ExprId, Pool};
-use crate::engine::func::Builtin;
+use crate::engine::func::{Builtin, Func};
 use crate::engine::parse::{Ast, AstKind, Span};
 
 /// How names resolve while lowering.
@@ -93,10 +93,7 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
                 }
                 pool.mul(&operands)
             }
-            AstKind::Rem(a, b) => pool.call(
-                crate::engine::func::Func::Rem,
-                &[ids[a.index()], ids[b.index()]],
-            ),
+            AstKind::Rem(a, b) => pool.call(Func::Rem, &[ids[a.index()], ids[b.index()]]),
             AstKind::Pow(a, b) => pool.pow(ids[a.index()], ids[b.index()]),
             AstKind::Call(builtin, items) => {
                 operands.clear();
@@ -109,6 +106,8 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
                         pool.pow(args[0], half)
                     }
                     Builtin::Pow => pool.pow(args[0], args[1]),
+                    Builtin::Log if args.len() == 1 => pool.call(Func::Ln, args),
+                    Builtin::Log => pool.call(Func::LogBase, args),
                     Builtin::Variadic(f) => {
                         // `min(a)` is `min(a, a)`: meval's value is +inf, not NaN, when
                         // `a` is NaN.

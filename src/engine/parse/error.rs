@@ -63,6 +63,14 @@ pub enum ParseErrorKind {
         /// The nearest known function name, if one is close.
         suggestion: Option<&'static str>,
     },
+    /// A call of a well-known function the language does not have.
+    #[error("'{name}' is not a function of the language; {advice}")]
+    UnsupportedFunction {
+        /// The name called.
+        name: String,
+        /// How to write it instead, or that it cannot be.
+        advice: &'static str,
+    },
     /// A call with the wrong number of arguments.
     #[error("'{name}' takes {expected}, found {found}")]
     Arity {

@@ -377,13 +377,17 @@ impl<'a> Parser<'a> {
 
     fn call(&mut self, name: &str, name_span: Span, depth: usize) -> Result<AstId, ParseError> {
         let Some(builtin) = func::lookup(name) else {
-            return Err(ParseError::new(
-                ParseErrorKind::UnknownFunction {
+            let kind = match func::unsupported(name) {
+                Some(advice) => ParseErrorKind::UnsupportedFunction {
+                    name: name.into(),
+                    advice,
+                },
+                None => ParseErrorKind::UnknownFunction {
                     name: name.into(),
                     suggestion: func::suggest(name),
                 },
-                name_span,
-            ));
+            };
+            return Err(ParseError::new(kind, name_span));
         };
         let (_, open) = self.bump()?; // the '('
         let base = self.open.len();
@@ -422,7 +426,8 @@ impl<'a> Parser<'a> {
         if found < lo || hi.is_some_and(|hi| found > hi) {
             let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
             let expected = match hi {
-                Some(hi) => format!("{hi} {}", plural(hi)),
+                Some(hi) if hi == lo => format!("{hi} {}", plural(hi)),
+                Some(hi) => format!("{lo} or {hi} {}", plural(hi)),
                 None => format!("{lo} or more {}", plural(2)),
             };
             return Err(ParseError::new(
