@@ -138,8 +138,10 @@ pub fn prepare(spec: Spec<'_>, config: &Config) -> Result<Prepared, ApiError> {
     }
     let variables = match spec.variables {
         Some(v) => v.to_vec(),
+        // As written: `x - x + y` has `x` (whose partial is 0) and `y`. The pool is the
+        // request's own, so its symbols are the names the expressions wrote.
         None => pool
-            .free_symbols(&roots)
+            .symbol_names()
             .into_iter()
             .filter(|s| !params.contains(s.as_str()))
             .collect(),

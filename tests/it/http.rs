@@ -1163,3 +1163,34 @@ async fn a_sparse_gradient_of_many_variables_is_printed_in_linear_time() {
     assert_eq!(r.body["gradient"]["v7"], json!("3"));
     assert_eq!(r.body["gradient"]["v29999"], json!("0"));
 }
+
+#[tokio::test]
+async fn variables_are_the_names_as_written_not_those_left_after_simplifying() {
+    let app = router(Config::default());
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x - x + y", "point": {"x": 2, "y": 0}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["variables"], json!(["x", "y"]));
+    assert_eq!(r.body["gradient"], json!({"x": 0.0, "y": 1.0}));
+    let r = post(
+        &app,
+        "/v1/differentiate",
+        json!({"expression": "x - x + y"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["variables"], json!(["x", "y"]));
+    assert_eq!(r.body["gradient"], json!({"x": "0", "y": "1"}));
+    // A parameter stays a parameter, written or not.
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "a*x - a*x + y", "parameters": {"a": 2}, "point": {"x": 1, "y": 1}}),
+    )
+    .await;
+    assert_eq!(r.body["variables"], json!(["x", "y"]), "{}", r.body);
+}

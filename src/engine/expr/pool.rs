@@ -184,6 +184,15 @@ impl Pool {
         id
     }
 
+    /// The names of every symbol of the pool, as made (by lowering: every name an
+    /// expression wrote, whether or not its canonical form still uses it), sorted by byte
+    /// order.
+    pub fn symbol_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.symbols.iter().map(|s| s.to_string()).collect();
+        names.sort();
+        names
+    }
+
     /// The names of the symbols that `roots` depend on, sorted by byte order.
     pub fn free_symbols(&self, roots: &[ExprId]) -> Vec<String> {
         let mut names: Vec<String> = self
