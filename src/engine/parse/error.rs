@@ -56,12 +56,15 @@ pub enum ParseErrorKind {
     #[error("'{0}' is a function; call it as {0}(...)")]
     FunctionAsValue(String),
     /// A call of a function that does not exist.
-    #[error("unknown function '{name}'{}", suggestion.map(|s| format!("; did you mean '{s}'?")).unwrap_or_default())]
+    #[error("unknown function '{name}'{}", unknown_hint(*suggestion, product.as_deref()))]
     UnknownFunction {
         /// The name called.
         name: String,
         /// The nearest known function name, if one is close.
         suggestion: Option<&'static str>,
+        /// The call written as a product (`x*(x+1)` for `x(x+1)`), offered when no
+        /// function name is close.
+        product: Option<String>,
     },
     /// A call of a well-known function the language does not have.
     #[error("'{name}' is not a function of the language; {advice}")]
@@ -136,5 +139,15 @@ impl ParseError {
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+/// The end of an unknown function's message: the near function name, else the product the
+/// call may have meant.
+fn unknown_hint(suggestion: Option<&str>, product: Option<&str>) -> String {
+    match (suggestion, product) {
+        (Some(s), _) => format!("; did you mean '{s}'?"),
+        (None, Some(p)) => format!("; for a product, write {p}"),
+        (None, None) => String::new(),
     }
 }

@@ -157,6 +157,8 @@ pub fn parse<'a>(src: &'a str, opts: &ParseOptions) -> Result<Ast<'a>, ParseErro
         items: Vec::with_capacity(src.len() / 4 + 1),
         open: Vec::new(),
         max_depth: opts.max_depth,
+        last: Tok::Eof,
+        src,
     };
     let root = p.expr(0, 0)?;
     match p.peek() {
@@ -184,6 +186,10 @@ struct Parser<'a> {
     /// pushes its operands above its parent's and takes them off when it ends.
     open: Vec<(bool, AstId)>,
     max_depth: usize,
+    /// The token consumed last: whether a product is implied depends on it.
+    last: Tok<'a>,
+    /// The source, for the texts of suggestions.
+    src: &'a str,
 }
 
 /// Binding powers `(left, right)` of the binary operators; `left > right` makes `^`
@@ -214,7 +220,22 @@ impl<'a> Parser<'a> {
         if t.0 != Tok::Eof {
             self.current = self.lexer.next_token()?;
         }
+        self.last = t.0;
         Ok(t)
+    }
+
+    /// Whether the next token starts a factor multiplied by what was just read, as
+    /// students write products: a number before a name or `(` (`3x^2`, `2pi`, `2(x+1)`),
+    /// `)` before `(`, a name or a number (`(x+1)(x-1)`), and a name before a name (`x y`:
+    /// two names are always apart, or they would be one). A name before `(` is a call, and
+    /// two numbers in a row stay an error.
+    fn implied_product(&self) -> bool {
+        matches!(
+            (self.last, self.peek().0),
+            (Tok::Num(_), Tok::Ident(_) | Tok::LParen)
+                | (Tok::RParen, Tok::LParen | Tok::Ident(_) | Tok::Num(_))
+                | (Tok::Ident(_), Tok::Ident(_))
+        )
     }
 
     fn push(&mut self, kind: AstKind, span: Span) -> AstId {
@@ -267,14 +288,19 @@ impl<'a> Parser<'a> {
         // after all its items, so children stay before parents.
         let mut chain: Option<Chain> = None;
         loop {
-            let (tok, _) = self.peek();
+            let (next, _) = self.peek();
+            // An implied product binds like `*`, looser than `^` (`2x^2` is `2*(x^2)`).
+            let implied = infix_bp(next).is_none() && self.implied_product();
+            let tok = if implied { Tok::Star } else { next };
             let Some((l_bp, r_bp)) = infix_bp(tok) else {
                 break;
             };
             if l_bp < min_bp {
                 break;
             }
-            self.bump()?;
+            if !implied {
+                self.bump()?;
+            }
             let rhs = self.expr(r_bp, depth + 1)?;
             match tok {
                 Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash => {
@@ -375,6 +401,27 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `name*(...)`: the call at `name_span` written as the product a student may have
+    /// meant (`x(x+1)` for `x*(x+1)`), if its parentheses close.
+    fn as_product(&self, name: &str, name_span: Span) -> Option<String> {
+        let rest = self.src.get(name_span.end..)?;
+        let open = rest.find('(')?;
+        let mut depth = 0usize;
+        for (i, c) in rest.char_indices().skip_while(|&(i, _)| i < open) {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(format!("{name}*{}", &rest[open..=i]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
     fn call(&mut self, name: &str, name_span: Span, depth: usize) -> Result<AstId, ParseError> {
         let Some(builtin) = func::lookup(name) else {
             let kind = match func::unsupported(name) {
@@ -385,6 +432,7 @@ impl<'a> Parser<'a> {
                 None => ParseErrorKind::UnknownFunction {
                     name: name.into(),
                     suggestion: func::suggest(name),
+                    product: self.as_product(name, name_span),
                 },
             };
             return Err(ParseError::new(kind, name_span));
