@@ -223,7 +223,10 @@ fn partials(pool: &mut Pool, id: ExprId, depends: &[u8], out: &mut Vec<(ExprId, 
             if dep(&base) {
                 // d/db b^e = e * b^(e-1)
                 let e_minus_one = match pool.node(exponent).as_num() {
-                    Some(e) => pool.num(e - 1.0),
+                    Some(e) => {
+                        let v = pool.num_add(e, -1.0);
+                        pool.num(v)
+                    }
                     None => {
                         let minus_one = pool.num(-1.0);
                         pool.add(&[exponent, minus_one])

@@ -17,7 +17,7 @@ use crate::engine::Budget;
 use crate::service::evaluate::{check_answer_size, evaluate};
 use crate::service::point::Point;
 use crate::service::points::{self, shaped, Layout};
-use crate::service::program::{program, Kind, Program, Spec};
+use crate::service::program::{program, wrote_decimals, Kind, Program, Spec};
 use crate::service::{ApiError, RequestBudget};
 
 /// The body of the compute endpoints.
@@ -210,10 +210,13 @@ async fn compute(
     let texts = match req.symbolic {
         true => {
             let (config, program) = (state.config.clone(), program.clone());
+            let decimals = wrote_decimals(&exprs);
             Some(
                 state
                     .workers
-                    .run(move || symbolic(&config, &program, kind, layout, share, &budget))
+                    .run(move || {
+                        symbolic(&config, &program, kind, layout, share, decimals, &budget)
+                    })
                     .await?,
             )
         }
@@ -289,9 +292,10 @@ fn symbolic(
     kind: Kind,
     layout: Layout,
     share: bool,
+    decimals: bool,
     budget: &Budget,
 ) -> Result<Value, ApiError> {
-    let s = program.symbolic(false, share, config, budget)?;
+    let s = program.symbolic(false, share, decimals, config, budget)?;
     let defs = super::differentiate::definitions(&s);
     let texts = |row: Vec<String>| row.into_iter().map(Value::from).collect::<Vec<_>>();
     let rows = s.gradients.into_iter().map(texts).collect();

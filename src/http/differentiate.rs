@@ -10,7 +10,7 @@ use super::extract::ApiJson;
 use super::AppState;
 use crate::engine::Budget;
 use crate::service::points::{shaped, Layout};
-use crate::service::program::program;
+use crate::service::program::{program, wrote_decimals};
 use crate::service::program::{Kind, Spec, Symbolic};
 use crate::service::ApiError;
 use bytes::Bytes;
@@ -92,13 +92,14 @@ async fn answer(
         parameters: &params,
     };
     let (program, hit) = program(&state, spec, &budget).await?;
+    let decimals = wrote_decimals(&exprs);
     // Printing grows with the answer: off the async runtime, under the budget.
     let config = state.config.clone();
     let body = state
         .workers
         .run(move || {
-            let text = program.symbolic(false, share, &config, &budget)?;
-            let latex = program.symbolic(true, share, &config, &budget)?;
+            let text = program.symbolic(false, share, decimals, &config, &budget)?;
+            let latex = program.symbolic(true, share, decimals, &config, &budget)?;
             let vars = &program.variables;
             let mut body = Map::new();
             body.insert("variables".into(), Value::from(vars.clone()));

@@ -153,7 +153,8 @@ pub fn prepare(spec: Spec<'_>, config: &Config) -> Result<Prepared, ApiError> {
         variables.join(","),
         parameters.join(",")
     );
-    let mut printer = Printer::new(&pool, Text);
+    // Fractions whatever the request wrote: `0.5*x` and `x/2` are one entry.
+    let mut printer = Printer::new(&pool, Text).fractions();
     for &r in &roots {
         if pool.tree_size(r) > config.max_symbolic_nodes {
             return Err(ApiError::limit_exceeded(
@@ -412,6 +413,7 @@ impl Program {
         &self,
         latex: bool,
         share: bool,
+        decimals: bool,
         config: &Config,
         budget: &Budget,
     ) -> Result<Symbolic, ApiError> {
@@ -449,10 +451,16 @@ impl Program {
                 ),
             ));
         }
+        // Decimals only where the request wrote them (`0.1*x^2` gives `0.2*x`); else
+        // fractions (`x^(4/5)` gives `4/(5*x^(1/5))`).
         if latex {
-            self.print(Printer::new(&self.pool, Latex), &named, config, budget)
+            let p = Printer::new(&self.pool, Latex);
+            let p = if decimals { p } else { p.fractions() };
+            self.print(p, &named, config, budget)
         } else {
-            self.print(Printer::new(&self.pool, Text), &named, config, budget)
+            let p = Printer::new(&self.pool, Text);
+            let p = if decimals { p } else { p.fractions() };
+            self.print(p, &named, config, budget)
         }
     }
 
@@ -493,6 +501,22 @@ impl Program {
             definitions,
         })
     }
+}
+
+/// Whether the expressions write a number as a decimal (`0.5`, `1e-3`): then symbolic
+/// answers may print exact numbers as decimals; otherwise they print fractions.
+pub fn wrote_decimals(expressions: &[String]) -> bool {
+    expressions.iter().any(|e| {
+        let b = e.as_bytes();
+        (0..b.len()).any(|i| {
+            let digit = |k: usize| b.get(k).is_some_and(u8::is_ascii_digit);
+            let dot = b[i] == b'.' && (digit(i + 1) || (i > 0 && digit(i - 1)));
+            let exponent = digit(i)
+                && matches!(b.get(i + 1), Some(b'e' | b'E'))
+                && (digit(i + 2) || (matches!(b.get(i + 2), Some(b'+' | b'-')) && digit(i + 3)));
+            dot || exponent
+        })
+    })
 }
 
 /// The program for a request: by exact spelling, else by canonical form, else compiled

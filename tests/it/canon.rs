@@ -210,3 +210,54 @@ fn large_pools_find_every_node_again() {
         "{got} vs {want}"
     );
 }
+
+#[test]
+fn exact_numbers_read_and_compute_exactly_within_their_bound() {
+    use nabla::engine::expr::exact::Rational;
+    let r = |n: i128, d: i128| Rational::new(n, d).unwrap();
+    let cases: &[(&str, Option<Rational>)] = &[
+        ("0.1", Some(r(1, 10))),
+        ("2", Some(r(2, 1))),
+        (".5", Some(r(1, 2))),
+        ("1.", Some(r(1, 1))),
+        ("6.02E+23", None),
+        ("6.02E+3", Some(r(6020, 1))),
+        ("1e-3", Some(r(1, 1000))),
+        ("2.50e1", Some(r(25, 1))),
+        ("0.000", Some(r(0, 1))),
+        ("1e300", None),
+        ("123456789012345678901", None),
+    ];
+    for (text, want) in cases {
+        assert_eq!(Rational::from_literal(text), *want, "{text}");
+        if let Some(w) = want {
+            assert_eq!(w.to_f64(), text.parse::<f64>().unwrap(), "{text}");
+        }
+    }
+    assert_eq!(r(4, 5).checked_add(r(-1, 1)), Some(r(-1, 5)));
+    assert_eq!(r(2, 3).checked_mul(r(3, 4)), Some(r(1, 2)));
+    assert_eq!(r(2, 3).powi(-2), Some(r(9, 4)));
+    assert_eq!(
+        r(1 << 40, 1).checked_mul(r(1 << 20, 1)),
+        None,
+        "past 2^53 a number is a float"
+    );
+    assert_eq!(Rational::from_f64(0.375), Some(r(3, 8)));
+    assert_eq!(
+        Rational::from_f64(0.1),
+        None,
+        "0.1 as an f64 is no small dyadic"
+    );
+}
+
+proptest::proptest! {
+    /// A decimal literal's rational rounds to the f64 the literal parses to, so exact
+    /// numbers evaluate as before.
+    #[test]
+    fn a_literals_rational_rounds_to_its_f64(int in 0u64..1_000_000_000, frac in 0u64..1_000_000, digits in 0usize..7, exp in -12i32..12) {
+        let text = format!("{int}.{:0digits$}e{exp}", frac % 10u64.pow(digits as u32), digits = digits);
+        if let Some(r) = nabla::engine::expr::exact::Rational::from_literal(&text) {
+            proptest::prop_assert_eq!(r.to_f64(), text.parse::<f64>().unwrap(), "{}", text);
+        }
+    }
+}

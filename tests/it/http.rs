@@ -1194,3 +1194,66 @@ async fn variables_are_the_names_as_written_not_those_left_after_simplifying() {
     .await;
     assert_eq!(r.body["variables"], json!(["x", "y"]), "{}", r.body);
 }
+
+#[tokio::test]
+async fn numbers_stay_exact_and_print_as_written() {
+    let app = router(Config::default());
+    // (expression, d/dx as text, d/dx as LaTeX)
+    let cases = [
+        ("x^(4/5)", "4/(5*x^(1/5))", "\\frac{4}{5 x^{\\frac{1}{5}}}"),
+        ("x^0.8", "0.8/x^0.2", "\\frac{0.8}{x^{0.2}}"),
+        ("x^(1/3)", "1/(3*x^(2/3))", "\\frac{1}{3 x^{\\frac{2}{3}}}"),
+        ("0.5*x^2", "x", "x"),
+        ("0.1*x^2", "0.2*x", "0.2 x"),
+        ("2/3*x^3", "2*x^2", "2 x^{2}"),
+        ("x/3 + x/6", "1/2", "\\frac{1}{2}"),
+        ("(0.1 + 0.2)*x", "0.3", "0.3"),
+    ];
+    for (src, text, latex) in cases {
+        let r = post(&app, "/v1/differentiate", json!({"expression": src})).await;
+        assert_eq!(r.status, 200, "{src}: {}", r.body);
+        assert_eq!(r.body["gradient"]["x"], json!(text), "{src}: {}", r.body);
+        assert_eq!(
+            r.body["latex"]["gradient"]["x"],
+            json!(latex),
+            "{src}: {}",
+            r.body
+        );
+        // The text reads back, with this same API, to the same function.
+        let again = post(
+            &app,
+            "/v1/differentiate",
+            json!({"expression": text, "variables": ["x"]}),
+        )
+        .await;
+        assert_eq!(again.status, 200, "{text}: {}", again.body);
+    }
+    // Values are the f64 ones: d/dx x^(4/5) at 2 is 0.8 * 2^(-0.2).
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x^(4/5)", "point": {"x": 2}}),
+    )
+    .await;
+    let want = 0.8 * 2f64.powf(-0.2);
+    let got = r.body["gradient"]["x"].as_f64().unwrap();
+    assert!(
+        (got - want).abs() <= 2.0 * f64::EPSILON * want,
+        "{got} against {want}"
+    );
+    // The cache key does not depend on how the numbers were written.
+    let first = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "0.5*x*y", "point": {"x": 1, "y": 2}}),
+    )
+    .await;
+    assert_eq!(first.cache.as_deref(), Some("miss"));
+    let second = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x*y/2", "point": {"x": 1, "y": 2}}),
+    )
+    .await;
+    assert_eq!(second.cache.as_deref(), Some("hit"), "{}", second.body);
+}

@@ -99,9 +99,14 @@ impl Pool {
                 factors.push(a);
             }
             Node::Mul(xs) => {
-                let (k, rest) = match self.node(xs[0]).as_num() {
-                    Some(c0) => (c * c0, &xs[1..]),
-                    None => (c, xs),
+                let (c0, rest) = match self.node(xs[0]).as_num() {
+                    Some(c0) => (Some(c0), &xs[1..]),
+                    None => (None, xs),
+                };
+                let rest: SmallVec<[ExprId; 8]> = SmallVec::from_slice(rest);
+                let k = match c0 {
+                    Some(c0) => self.num_mul(c, c0),
+                    None => c,
                 };
                 if k == 0.0 || !k.is_finite() {
                     return None;
@@ -109,7 +114,6 @@ impl Pool {
                 if k == 1.0 && rest.len() == 1 {
                     return Some(rest[0]);
                 }
-                let rest: SmallVec<[ExprId; 8]> = SmallVec::from_slice(rest);
                 if k != 1.0 {
                     factors.push(self.num(k));
                 }
@@ -162,7 +166,7 @@ impl Pool {
             let mut j = i + 1;
             let mut merged = false;
             while j < items.len() && items[j].0 == key && self.same_rest(first, items[j].1) {
-                c += items[j].2;
+                c = self.num_add(c, items[j].2);
                 merged = true;
                 j += 1;
             }
@@ -178,8 +182,14 @@ impl Pool {
             }
             out.push(self.scale(c, rest));
         }
-        // Folding from -0 keeps `-0` when every number is -0 (IEEE: -0 + -0 = -0).
-        let csum = consts.iter().fold(-0.0, |a, b| a + b);
+        // Folding from -0 keeps `-0` when every number is -0 (IEEE: -0 + -0 = -0); the
+        // sum is exact where the numbers are.
+        let csum = match consts.split_first() {
+            Some((&first, rest)) if consts.iter().any(|c| c.to_bits() != (-0.0f64).to_bits()) => {
+                rest.iter().fold(first, |a, &b| self.num_add(a, b))
+            }
+            _ => consts.iter().fold(-0.0, |a, b| a + b),
+        };
         if csum.is_nan() {
             // inf - inf: keep the numbers apart rather than make a NaN node.
             for c in consts {
@@ -313,8 +323,10 @@ impl Pool {
         let mut items: SmallVec<[(ExprId, ExprId, ExprId); 8]> =
             SmallVec::with_capacity(factors.len());
         let one = self.num(1.0);
-        let mut gather = |pool: &Pool, f: ExprId, coeff: &mut f64| match pool.node(f) {
-            Node::Num(_) => *coeff *= pool.node(f).as_num().unwrap_or(1.0),
+        // The numeric factors, multiplied after (exactly where they are exact).
+        let mut numbers: SmallVec<[f64; 4]> = SmallVec::new();
+        let mut gather = |pool: &Pool, f: ExprId| match pool.node(f) {
+            Node::Num(_) => numbers.push(pool.node(f).as_num().unwrap_or(1.0)),
             Node::Pow([b, e]) => items.push((b, e, f)),
             _ => items.push((f, one, f)),
         };
@@ -322,11 +334,14 @@ impl Pool {
             match self.node(f) {
                 Node::Mul(xs) => {
                     for &x in xs.iter() {
-                        gather(self, x, &mut coeff);
+                        gather(self, x);
                     }
                 }
-                _ => gather(self, f, &mut coeff),
+                _ => gather(self, f),
             }
+        }
+        for v in numbers {
+            coeff = self.num_mul(coeff, v);
         }
         items.sort_unstable_by_key(|&(b, _, f)| (b, f)); // a total order, as in `add`
         let mut out: SmallVec<[ExprId; 8]> = SmallVec::with_capacity(items.len() + 1);
@@ -348,7 +363,7 @@ impl Pool {
             let e = self.add(&exps);
             let p = self.pow(base, e);
             match self.node(p) {
-                Node::Num(_) => coeff *= self.node(p).as_num().unwrap_or(1.0),
+                Node::Num(_) => coeff = self.num_mul(coeff, self.node(p).as_num().unwrap_or(1.0)),
                 // `(sqrt(x*y))^2` is `x*y`, and `sqrt(y^2)^2` is `y^2`: a result whose
                 // base is not the group's may share a base with another factor.
                 Node::Mul(_) => {
@@ -402,7 +417,7 @@ impl Pool {
                 return base;
             }
             if let Some(b) = b {
-                let v = b.powf(e);
+                let v = self.num_pow(b, e);
                 if v.is_finite() {
                     return self.num(v);
                 }

@@ -6,6 +6,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::exact::Rational;
 use super::{Constant, ExprId, Pool};
 use crate::engine::func::{Builtin, Func};
 use crate::engine::parse::{Ast, AstKind, Span};
@@ -53,7 +54,14 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
     pool.reserve(3 * ast.nodes.len());
     for node in &ast.nodes {
         let id = match node.kind {
-            AstKind::Num(v) => pool.num(v),
+            // A literal is the rational it writes (`0.1` is 1/10), where that fits.
+            AstKind::Num(v) => match Rational::from_literal(ast.name(node)) {
+                Some(r) if r.to_f64() == v => {
+                    let v = pool.remember_exact(r);
+                    pool.num(v)
+                }
+                _ => pool.num(v),
+            },
             AstKind::Ident => {
                 let name = ast.name(node);
                 match names.get(name) {

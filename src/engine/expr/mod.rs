@@ -12,6 +12,7 @@
 //!   cache key of the service).
 
 mod canon;
+pub mod exact;
 mod expand;
 mod lower;
 mod pool;

@@ -74,6 +74,9 @@ pub struct Pool {
     /// Children held by all nodes together: with the node count, the memory a pool
     /// holds (a product of k factors is one node but k operands).
     child_count: usize,
+    /// The exact rational each number stands for, by its bits, where it is not a small
+    /// dyadic (those are exact by their bits alone): see `expr::exact`.
+    pub(crate) exact: HashMap<u64, super::exact::Rational>,
 }
 
 impl Pool {

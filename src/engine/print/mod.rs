@@ -79,6 +79,9 @@ pub struct Printer<'p, S: Style> {
     pool: &'p Pool,
     style: S,
     done: HashMap<ExprId, Piece>,
+    /// Whether an exact number whose decimal ends is written as that decimal (`0.8`)
+    /// rather than as a fraction (`4/5`).
+    decimals: bool,
 }
 
 /// The nodes worth naming once when `roots` are printed together: used more than once (by
@@ -159,7 +162,16 @@ impl<'p, S: Style> Printer<'p, S> {
             pool,
             style,
             done: HashMap::default(),
+            decimals: true,
         }
+    }
+
+    /// Writes every exact number that is not an integer as a fraction (`4/5`, not `0.8`):
+    /// for answers to a request that wrote no decimals, and for the cache key, which must
+    /// not depend on how a request wrote its numbers.
+    pub fn fractions(mut self) -> Self {
+        self.decimals = false;
+        self
     }
 
     /// The printed form of `id`. Its length grows with [`Pool::tree_size`]: check that
@@ -219,11 +231,11 @@ impl<'p, S: Style> Printer<'p, S> {
                 let v = pool.node(id).as_num().unwrap_or(f64::NAN);
                 if v.is_sign_negative() {
                     Piece {
-                        text: format!("-{}", self.style.number(-v)),
+                        text: format!("-{}", self.number_piece(-v).text),
                         prec: Prec::Neg,
                     }
                 } else {
-                    atom(self.style.number(v))
+                    self.number_piece(v)
                 }
             }
             Node::Const(c) => atom(self.style.constant(c)),
@@ -270,7 +282,7 @@ impl<'p, S: Style> Printer<'p, S> {
         match self.pool.node(t) {
             Node::Num(_) => {
                 let v = self.pool.node(t).as_num().unwrap_or(f64::NAN);
-                (v.is_sign_negative(), atom(self.style.number(v.abs())))
+                (v.is_sign_negative(), self.number_piece(v.abs()))
             }
             Node::Mul(fs) => match self.pool.node(fs[0]).as_num() {
                 Some(c) if c < 0.0 => (true, self.product(-c, &fs[1..])),
@@ -318,9 +330,45 @@ impl<'p, S: Style> Printer<'p, S> {
         }
     }
 
+    /// The exact fraction `p/q` (`q > 1`) a non-negative number stands for, printed as
+    /// such: always (see [`Printer::fractions`]), or when its decimal does not end (`1/3`;
+    /// `0.8` is then the decimal it is).
+    fn fraction(&self, v: f64) -> Option<(i64, i64)> {
+        let r = self.pool.exact(v)?;
+        let as_fraction = !r.is_integer() && (!self.decimals || !r.is_decimal());
+        as_fraction.then(|| (r.numer().abs(), r.denom()))
+    }
+
+    /// A non-negative number: an integer, the decimal that is exactly it, or a fraction.
+    fn number_piece(&self, v: f64) -> Piece {
+        match self.fraction(v) {
+            Some((p, q)) => Piece {
+                text: self.style.fraction(
+                    &self.style.number(p as f64),
+                    &self.style.number(q as f64),
+                    false,
+                ),
+                prec: if self.style.fraction_groups() {
+                    Prec::Atom
+                } else {
+                    Prec::Product
+                },
+            },
+            None => atom(self.style.number(v)),
+        }
+    }
+
     /// `coeff * factors`, with negative powers as a denominator.
     fn product(&self, coeff: f64, factors: &[ExprId]) -> Piece {
         let pool = self.pool;
+        if factors.is_empty() {
+            let p = self.number_piece(coeff.abs());
+            return if coeff < 0.0 {
+                (format!("-{}", p.text), Prec::Neg).into()
+            } else {
+                p
+            };
+        }
         let mut num: Vec<(u8, String, String)> = Vec::new();
         let mut den: Vec<(u8, String, String, Prec)> = Vec::new();
         for &f in factors {
@@ -337,8 +385,13 @@ impl<'p, S: Style> Printer<'p, S> {
                     } else if p == 0.5 {
                         self.style.sqrt(&self.get(b).text)
                     } else {
-                        self.style
-                            .power(&self.at_least(b, Prec::Atom), &self.style.number(p))
+                        let e = self.number_piece(p);
+                        let e = if e.prec < Prec::Power && self.style.exponent_needs_parens() {
+                            self.style.paren(&e.text)
+                        } else {
+                            e.text
+                        };
+                        self.style.power(&self.at_least(b, Prec::Atom), &e)
                     };
                     let prec = if p == 1.0 {
                         self.get(b).prec
@@ -363,7 +416,15 @@ impl<'p, S: Style> Printer<'p, S> {
         num.sort();
         den.sort();
         let mut texts: Vec<String> = Vec::with_capacity(num.len() + 1);
-        let mag = coeff.abs();
+        let mut mag = coeff.abs();
+        // A fraction's denominator joins the others: `1/(3*x^(2/3))`, `2*x/3`.
+        if let Some((p, q)) = self.fraction(mag) {
+            den.insert(
+                0,
+                (0, String::new(), self.style.number(q as f64), Prec::Atom),
+            );
+            mag = p as f64;
+        }
         if mag != 1.0 || (num.is_empty() && den.is_empty()) {
             texts.push(self.style.number(mag));
         }
