@@ -16,6 +16,9 @@ use super::Pool;
 /// The bound on numerator and denominator (see the module docs).
 const LIMIT: i128 = 1 << 53;
 
+/// The largest power of two in the denominator of an `f64` taken as exact by its bits.
+const SMALL_DYADIC_BITS: u32 = 16;
+
 /// A rational `n/d`, `d > 0`, in lowest terms, both within 2^53.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Rational {
@@ -70,7 +73,8 @@ impl Rational {
         self.n as f64 / self.d as f64
     }
 
-    /// The rational an `f64` is exactly, when it is a small dyadic (`0.5`, `-3`, `0.125`).
+    /// The rational an `f64` is exactly, when it is a small dyadic (`0.5`, `-3`, `0.125`:
+    /// a denominator of at most 2^16).
     pub fn from_f64(v: f64) -> Option<Rational> {
         if !v.is_finite() {
             return None;
@@ -100,7 +104,9 @@ impl Rational {
         // m / 2^-e, reduced: the result must fit the bound.
         let tz = m.trailing_zeros().min((-e) as u32);
         let (m, shift) = (m >> tz, (-e) as u32 - tz);
-        if shift > 53 {
+        // A small dyadic only: 0.8 as an f64 is m/2^52, which stands for 4/5 when a
+        // literal wrote it (the pool records that) and for nothing exact otherwise.
+        if shift > SMALL_DYADIC_BITS {
             return None;
         }
         Rational::new(m, 1i128 << shift)
@@ -189,6 +195,13 @@ impl Rational {
     }
 }
 
+/// Whether `v` is an integer below 2^26 in magnitude: the sum and product of two such are
+/// exact in f64, with no rational needed (the compiler's coefficients are mostly these).
+#[inline]
+fn small_integer(v: f64) -> bool {
+    v.abs() < (1 << 26) as f64 && v == v.trunc()
+}
+
 impl Pool {
     /// The rational the number `v` of this pool stands for, if it is exact.
     pub fn exact(&self, v: f64) -> Option<Rational> {
@@ -213,7 +226,12 @@ impl Pool {
     }
 
     /// `a + b`, exact where both are.
+    #[inline]
     pub fn num_add(&mut self, a: f64, b: f64) -> f64 {
+        // Small integers (most coefficients) add exactly in f64.
+        if small_integer(a) && small_integer(b) {
+            return a + b;
+        }
         match (self.exact(a), self.exact(b)) {
             (Some(x), Some(y)) => match x.checked_add(y) {
                 Some(r) => self.remember_exact(r),
@@ -224,7 +242,11 @@ impl Pool {
     }
 
     /// `a * b`, exact where both are.
+    #[inline]
     pub fn num_mul(&mut self, a: f64, b: f64) -> f64 {
+        if small_integer(a) && small_integer(b) {
+            return a * b;
+        }
         match (self.exact(a), self.exact(b)) {
             (Some(x), Some(y)) => match x.checked_mul(y) {
                 Some(r) => self.remember_exact(r),
