@@ -27,6 +27,7 @@
 ///   constant almost everywhere. The call itself may appear (`exp(a)`): hash-consing
 ///   makes it the node being differentiated;
 /// - `spelling`: a call with its LaTeX form, or an infix operator;
+/// - `sign`: what is known of the value's sign ([`FuncSign`]; default unknown);
 /// - `entire`: defined and finite for every finite argument, so `0*f(x)` may fold to 0;
 /// - `machine`: whether machine code calls the value's Rust function or does it inline.
 ///
@@ -41,6 +42,7 @@ macro_rules! for_each_func {
             /// `exp(x)`.
             Exp = 0 {
                 name: "exp",
+                sign: FuncSign::Positive,
                 value: |a, _| a.exp(),
                 derivative: ["exp(a)"],
                 spelling: Spelling::Call(Latex::Command("\\exp")),
@@ -90,6 +92,7 @@ macro_rules! for_each_func {
             /// `abs(x)`.
             Abs = 4 {
                 name: "abs",
+                sign: FuncSign::NonNegative,
                 value: |a, _| a.abs(),
                 derivative: ["sign(a)"],
                 spelling: Spelling::Call(Latex::Around("\\left|", "\\right|")),
@@ -101,6 +104,7 @@ macro_rules! for_each_func {
             Sign = 5 {
                 name: "sign",
                 aliases: ["sgn"],
+                sign: FuncSign::OfArgument,
                 value: |a, _| sign(a),
                 derivative: ["0"],
                 spelling: Spelling::Call(Latex::Named),
@@ -184,6 +188,7 @@ macro_rules! for_each_func {
             Acos = 11 {
                 name: "acos",
                 aliases: ["arccos"],
+                sign: FuncSign::NonNegative,
                 value: |a, _| a.acos(),
                 derivative: ["-(1 - a^2)^(-0.5)"],
                 spelling: Spelling::Call(Latex::Command("\\arccos")),
@@ -194,6 +199,7 @@ macro_rules! for_each_func {
             Atan = 12 {
                 name: "atan",
                 aliases: ["arctan"],
+                sign: FuncSign::OfArgument,
                 value: |a, _| a.atan(),
                 derivative: ["1/(1 + a^2)"],
                 spelling: Spelling::Call(Latex::Command("\\arctan")),
@@ -242,6 +248,7 @@ macro_rules! for_each_func {
             /// `sinh(x)`.
             Sinh = 13 {
                 name: "sinh",
+                sign: FuncSign::OfArgument,
                 value: |a, _| a.sinh(),
                 derivative: ["cosh(a)"],
                 spelling: Spelling::Call(Latex::Command("\\sinh")),
@@ -251,6 +258,7 @@ macro_rules! for_each_func {
             /// `cosh(x)`.
             Cosh = 14 {
                 name: "cosh",
+                sign: FuncSign::Positive,
                 value: |a, _| a.cosh(),
                 derivative: ["sinh(a)"],
                 spelling: Spelling::Call(Latex::Command("\\cosh")),
@@ -260,6 +268,7 @@ macro_rules! for_each_func {
             /// `tanh(x)`.
             Tanh = 15 {
                 name: "tanh",
+                sign: FuncSign::OfArgument,
                 value: |a, _| a.tanh(),
                 derivative: ["1 - tanh(a)^2"],
                 spelling: Spelling::Call(Latex::Command("\\tanh")),
@@ -269,6 +278,7 @@ macro_rules! for_each_func {
             /// The hyperbolic secant, `1/cosh(x)`.
             Sech = 33 {
                 name: "sech",
+                sign: FuncSign::Positive,
                 value: |a, _| 1.0 / a.cosh(),
                 derivative: ["-sech(a)*tanh(a)"],
                 spelling: Spelling::Call(Latex::Named),
@@ -297,6 +307,7 @@ macro_rules! for_each_func {
             Asinh = 16 {
                 name: "asinh",
                 aliases: ["arsinh", "arcsinh"],
+                sign: FuncSign::OfArgument,
                 value: |a, _| a.asinh(),
                 derivative: ["(a^2 + 1)^(-0.5)"],
                 spelling: Spelling::Call(Latex::Named),
@@ -307,6 +318,7 @@ macro_rules! for_each_func {
             Acosh = 17 {
                 name: "acosh",
                 aliases: ["arcosh", "arccosh"],
+                sign: FuncSign::NonNegative,
                 value: |a, _| a.acosh(),
                 derivative: ["(a^2 - 1)^(-0.5)"],
                 spelling: Spelling::Call(Latex::Named),
@@ -356,6 +368,7 @@ macro_rules! for_each_func {
             /// The real cube root: `cbrt(-8) = -2`.
             Cbrt = 42 {
                 name: "cbrt",
+                sign: FuncSign::OfArgument,
                 value: |a, _| a.cbrt(),
                 derivative: ["1/(3*cbrt(a)^2)"],
                 spelling: Spelling::Call(Latex::Around("\\sqrt[3]{", "}")),
@@ -375,6 +388,7 @@ macro_rules! for_each_func {
             /// The error function, `2/sqrt(pi)` times the integral of `exp(-t^2)` from 0.
             Erf = 44 {
                 name: "erf",
+                sign: FuncSign::OfArgument,
                 value: |a, _| libm::erf(a),
                 // 2/sqrt(pi)
                 derivative: ["1.1283791670955126*exp(-a^2)"],
@@ -385,6 +399,7 @@ macro_rules! for_each_func {
             /// The complementary error function, `1 - erf(x)`, accurate where it is small.
             Erfc = 46 {
                 name: "erfc",
+                sign: FuncSign::Positive,
                 value: |a, _| libm::erfc(a),
                 derivative: ["-1.1283791670955126*exp(-a^2)"],
                 spelling: Spelling::Call(Latex::Named),
@@ -395,6 +410,7 @@ macro_rules! for_each_func {
             /// lowers it with softplus to operations sharing one exponential.
             Sigmoid = 19 {
                 name: "sigmoid",
+                sign: FuncSign::Positive,
                 value: |a, _| sigmoid(a),
                 derivative: ["sigmoid(a)*(1 - sigmoid(a))"],
                 spelling: Spelling::Call(Latex::Named),
@@ -404,6 +420,7 @@ macro_rules! for_each_func {
             /// `ln(1 + exp(x))`, evaluated stably.
             Softplus = 20 {
                 name: "softplus",
+                sign: FuncSign::Positive,
                 value: |a, _| softplus(a),
                 derivative: ["sigmoid(a)"],
                 spelling: Spelling::Call(Latex::Named),
@@ -478,6 +495,7 @@ macro_rules! for_each_func {
             Hypot = 26 {
                 name: "hypot",
                 commutative: true,
+                sign: FuncSign::NonNegative,
                 value: |a, b| a.hypot(b),
                 derivative: ["a/hypot(a, b)", "b/hypot(a, b)"],
                 spelling: Spelling::Call(Latex::Named),
@@ -524,6 +542,19 @@ pub enum Latex {
     Named,
 }
 
+/// What is known of the sign of a function's value wherever it is defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuncSign {
+    /// Nothing.
+    Unknown,
+    /// Always greater than 0 (`exp`, `cosh`).
+    Positive,
+    /// Never less than 0 (`abs`, `acos`).
+    NonNegative,
+    /// The sign of the (first) argument (`sinh`, `atan`, `cbrt`).
+    OfArgument,
+}
+
 /// What machine code does for a function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Machine {
@@ -538,6 +569,16 @@ pub enum Machine {
 #[inline(always)]
 fn value2(f: impl Fn(f64, f64) -> f64, a: f64, b: f64) -> f64 {
     f(a, b)
+}
+
+/// `FuncSign::Unknown` unless the entry says otherwise.
+macro_rules! or_unknown {
+    () => {
+        FuncSign::Unknown
+    };
+    ($v:expr) => {
+        $v
+    };
 }
 
 /// `None` unless the entry says otherwise.
@@ -572,6 +613,7 @@ macro_rules! define_funcs {
                 $(called_as: $called_as:expr,)?
                 $(variadic: $variadic:literal,)?
                 $(commutative: $commutative:literal,)?
+                $(sign: $sign:expr,)?
                 $(#[$value_doc:meta])*
                 value: $value:expr,
                 $(#[$derivative_doc:meta])*
@@ -621,6 +663,13 @@ macro_rules! define_funcs {
             pub const fn is_commutative(self) -> bool {
                 match self {
                     $(Func::$func => or_false!($($commutative)?),)*
+                }
+            }
+
+            /// What is known of the sign of a call wherever it is defined.
+            pub const fn sign(self) -> FuncSign {
+                match self {
+                    $(Func::$func => or_unknown!($($sign)?),)*
                 }
             }
 

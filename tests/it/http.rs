@@ -1208,6 +1208,15 @@ async fn numbers_stay_exact_and_print_as_written() {
         ("2/3*x^3", "2*x^2", "2 x^{2}"),
         ("x/3 + x/6", "1/2", "\\frac{1}{2}"),
         ("(0.1 + 0.2)*x", "0.3", "0.3"),
+        // A sign provable from the expression needs no sign() in the answer.
+        ("abs(x^2 + 1)", "2*x", "2 x"),
+        ("abs(-exp(x))", "exp(x)", "\\exp\\left(x\\right)"),
+        ("sign(cosh(x))*x", "1", "1"),
+        (
+            "abs(sinh(x^2 + 1))",
+            "2*x*cosh(1 + x^2)",
+            "2 x \\cosh\\left(1 + x^{2}\\right)",
+        ),
     ];
     for (src, text, latex) in cases {
         let r = post(&app, "/v1/differentiate", json!({"expression": src})).await;

@@ -179,6 +179,31 @@ proptest! {
         }
     }
 
+    /// The sign the engine knows of every node holds at every point where the node is
+    /// defined (it removes `abs` and `sign` on the strength of it).
+    #[test]
+    fn known_signs_hold(src in smooth_expr(), p in point()) {
+        use nabla::engine::expr::sign::Sign;
+        let mut pool = Pool::new();
+        let root = expr(&mut pool, &src);
+        let ids = syms(&mut pool, &VARS);
+        for id in pool.reachable(&[root]) {
+            let sign = pool.sign(id);
+            if sign == Sign::Unknown {
+                continue;
+            }
+            let tape = nabla::engine::compile(&pool, &[id], &ids).expect("inputs");
+            let v = tape.eval(&p).expect("arity")[0];
+            // (A positive value may underflow to 0 in f64: `exp(-800)`.)
+            let holds = v.is_nan() || match sign {
+                Sign::Positive | Sign::NonNegative => v >= 0.0,
+                Sign::Negative | Sign::NonPositive => v <= 0.0,
+                Sign::Unknown => true,
+            };
+            prop_assert!(holds, "{} (node {}) is {:?} but {} at {:?}", src, print::text(&pool, id), sign, v, p);
+        }
+    }
+
     #[test]
     fn native_code_equals_the_interpreter(src in smooth_expr(), p in wild_point()) {
         let tape = nabla::engine::Executable::new(crate::support::value_and_gradient_tape(&src, &VARS));

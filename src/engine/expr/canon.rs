@@ -23,6 +23,7 @@
 
 use smallvec::SmallVec;
 
+use super::sign::Sign;
 use super::{Constant, ExprId, Node, Pool};
 use crate::engine::func::Func;
 
@@ -461,6 +462,17 @@ impl Pool {
             (Func::Ln, Node::Const(Constant::E)) => return self.num(1.0),
             (Func::Ln, Node::Call(Func::Exp, inner)) => return inner[0],
             (Func::Abs, Node::Call(Func::Abs, _)) => return args[0],
+            // A sign known wherever the argument is defined (`abs(x^2 + 1)` is `x^2 + 1`).
+            (Func::Abs, _) if self.meta(args[0]).sign.non_negative() => return args[0],
+            (Func::Abs, _) if self.meta(args[0]).sign.non_positive() => {
+                return self.neg(args[0]);
+            }
+            (Func::Sign | Func::Signum, _) if self.meta(args[0]).sign == Sign::Positive => {
+                return self.num(1.0);
+            }
+            (Func::Sign | Func::Signum, _) if self.meta(args[0]).sign == Sign::Negative => {
+                return self.num(-1.0);
+            }
             (f, _) if f.is_commutative() => self.sort_by_hash(&mut args),
             _ => {}
         }

@@ -16,6 +16,7 @@ pub mod exact;
 mod expand;
 mod lower;
 mod pool;
+pub mod sign;
 
 pub use lower::{lower, LowerError, LowerErrorKind, Scope};
 pub use pool::Pool;

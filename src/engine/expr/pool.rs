@@ -41,6 +41,8 @@ pub(crate) struct Meta {
     pub tree_size: u32,
     /// Whether any symbol occurs below (constants do not count).
     pub has_symbol: bool,
+    /// What is known of its sign wherever it is defined (see `expr::sign`).
+    pub sign: super::sign::Sign,
 }
 
 const _: () = assert!(std::mem::size_of::<Meta>() == 16);
@@ -354,6 +356,7 @@ impl Pool {
             entire,
             tree_size,
             has_symbol,
+            sign: self.sign_of(node),
         }
     }
 
