@@ -81,12 +81,18 @@ impl Pool {
             Node::Const(Constant::Pi | Constant::E) => Sign::Positive,
             Node::Sym(_) => Sign::Unknown,
             Node::Add(terms) => {
-                // All of one direction; strict when one of them is.
-                let first = sign(&terms[0]).parts().0;
-                if first == 0 || terms.iter().any(|t| sign(t).parts().0 != first) {
-                    return Sign::Unknown;
+                // All of one direction; strict when one of them is. One pass: a large
+                // expression's sums are many.
+                let (mut direction, mut strict) = (0i8, false);
+                for t in terms {
+                    let (d, s) = sign(t).parts();
+                    if d == 0 || (direction != 0 && d != direction) {
+                        return Sign::Unknown;
+                    }
+                    direction = d;
+                    strict |= s;
                 }
-                Sign::of(first, terms.iter().any(|t| sign(t).parts().1))
+                Sign::of(direction, strict)
             }
             Node::Mul(factors) => {
                 let (mut direction, mut strict) = (1i8, true);
