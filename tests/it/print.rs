@@ -65,6 +65,12 @@ fn printed_text_parses_back_to_the_same_node() {
         "-(1 + x)",
         "hypot(x, (y * sqrt((y)^2)))",
         "sqrt(y^2)*sqrt(y^2)*y",
+        // A negative quotient right of `%` (found by fuzzing: `B % -1/B^9.98e100` read
+        // back as `(B % -1)/B^...`).
+        "x % (-1/y^2)",
+        "x % (-y)",
+        "8rB-B%-B**-998e98e",
+        "x^(2/3) + 1/3 + 2x/3",
     ] {
         check_round_trip(src);
     }

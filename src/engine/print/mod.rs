@@ -266,7 +266,7 @@ impl<'p, S: Style> Printer<'p, S> {
                 text: self.style.infix(
                     f,
                     &self.at_least(a, Prec::Product),
-                    &self.at_least(b, Prec::Neg),
+                    &self.at_least(b, Prec::Power),
                 ),
                 prec: Prec::Product,
             },
