@@ -358,7 +358,12 @@ impl<'a> Parser<'a> {
                 if self.peek().0 == Tok::LParen {
                     return self.call(name, span, depth);
                 }
-                if func::lookup(name).is_some() {
+                if let Some(builtin) = func::lookup(name) {
+                    if matches!(builtin.arity(), (1, Some(_)))
+                        && matches!(self.peek().0, Tok::Num(_) | Tok::Ident(_))
+                    {
+                        return self.apply_without_parens(builtin, span, depth);
+                    }
                     return Err(ParseError::new(
                         ParseErrorKind::FunctionAsValue(name.into()),
                         span,
@@ -399,6 +404,44 @@ impl<'a> Parser<'a> {
             ),
             _ => self.unexpected("')' or an operator", found, found_span),
         }
+    }
+
+    /// A function of one argument applied as textbooks write it, without parentheses:
+    /// `sec x`, `sin 2x`, `ln x^2`, `sqrt 2 x`. The argument is the factors that follow,
+    /// multiplied without a sign between them, up to the next function name or operator:
+    /// `sin x cos x` is `sin(x)*cos(x)`, `sin x/2` is `sin(x)/2`, `sin x + 1` is
+    /// `sin(x) + 1`.
+    fn apply_without_parens(
+        &mut self,
+        builtin: func::Builtin,
+        name_span: Span,
+        depth: usize,
+    ) -> Result<AstId, ParseError> {
+        // A factor: an operand with its powers, not its products (binding power above `*`).
+        const FACTOR_BP: u8 = 4;
+        let first = self.expr(FACTOR_BP, depth + 1)?;
+        let mut span = name_span.to(self.span(first));
+        let base = self.open.len();
+        self.open.push((false, first));
+        while self.implied_product()
+            && !matches!(self.peek().0, Tok::Ident(n) if func::lookup(n).is_some())
+        {
+            let factor = self.expr(FACTOR_BP, depth + 1)?;
+            span = span.to(self.span(factor));
+            self.open.push((false, factor));
+        }
+        let arg = if self.open.len() - base == 1 {
+            self.open.truncate(base);
+            first
+        } else {
+            let items = self.close(base);
+            let whole = self.span(first).to(span);
+            self.push(AstKind::Product(items), whole)
+        };
+        let base = self.open.len();
+        self.open.push((false, arg));
+        let args = self.close(base);
+        Ok(self.push(AstKind::Call(builtin, args), span))
     }
 
     /// `name*(...)`: the call at `name_span` written as the product a student may have
