@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::http::{router, send};
 
-fn document() -> Value {
+pub fn document() -> Value {
     serde_json::from_str(include_str!("../../api/openapi.json")).expect("api/openapi.json is JSON")
 }
 
