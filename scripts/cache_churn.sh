@@ -7,6 +7,7 @@
 #   scripts/cache_churn.sh [requests] [capacity bytes]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/serve.sh
 n=${1:-400}
 cap=${2:-8388608}
 port=18083
@@ -14,10 +15,7 @@ cargo build --release --quiet --bin nabla
 NABLA_ADDR=127.0.0.1:$port NABLA_LOG=warn NABLA_CACHE_CAPACITY=$cap target/release/nabla &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
-  sleep 0.1
-done
+wait_healthy "$port"
 python3 - "$port" "$n" "$pid" "$cap" <<'PY'
 import json, random, sys, urllib.request
 port, n, pid, cap = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])

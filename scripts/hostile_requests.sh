@@ -7,15 +7,13 @@
 #   scripts/hostile_requests.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/serve.sh
 port=18084
 cargo build --release --quiet --bin nabla
 (ulimit -v 1048576; NABLA_ADDR=127.0.0.1:$port NABLA_LOG=warn exec target/release/nabla) &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
-  sleep 0.1
-done
+wait_healthy "$port"
 python3 - "$port" <<'PY'
 import json, sys, time, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"

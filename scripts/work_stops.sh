@@ -7,16 +7,14 @@
 #   scripts/work_stops.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/serve.sh
 port=18085
 cargo build --release --quiet --bin nabla
 NABLA_ADDR=127.0.0.1:$port NABLA_LOG=warn NABLA_REQUEST_TIMEOUT_MS=100 NABLA_MAX_BLOCKING=1 \
   target/release/nabla &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
-  sleep 0.1
-done
+wait_healthy "$port"
 python3 - "$port" <<'PY'
 import json, sys, time, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
