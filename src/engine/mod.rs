@@ -27,6 +27,7 @@ pub mod op;
 pub mod parse;
 pub mod print;
 pub mod tape;
+pub mod tensor;
 
 pub use budget::{Budget, Exhausted};
 pub use compile::compile;
@@ -34,6 +35,7 @@ pub use executable::Executable;
 pub use expr::{ExprId, Pool};
 pub use tape::{Emit, Tape};
 
+use expr::LowerErrorKind;
 use parse::{ParseError, ParseErrorKind, ParseOptions, Span};
 
 /// Why an expression could not be read: a parse error, or a name that does not resolve.
@@ -63,6 +65,8 @@ pub enum ExprErrorKind {
     TooLong,
     /// A name that is not a variable, a parameter or a constant.
     UnknownVariable,
+    /// Operands whose shapes do not fit the operation (vectors and matrices).
+    ShapeMismatch,
 }
 
 impl ExprError {
@@ -77,7 +81,10 @@ impl ExprError {
                 ParseErrorKind::TooLong { .. } => ExprErrorKind::TooLong,
                 _ => ExprErrorKind::Syntax,
             },
-            ExprError::Lower(_) => ExprErrorKind::UnknownVariable,
+            ExprError::Lower(e) => match e.kind {
+                LowerErrorKind::UnknownVariable(_) => ExprErrorKind::UnknownVariable,
+                LowerErrorKind::NotScalar(_) => ExprErrorKind::ShapeMismatch,
+            },
         }
     }
 

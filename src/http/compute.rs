@@ -18,6 +18,7 @@ use crate::service::evaluate::{check_answer_size, evaluate};
 use crate::service::point::Point;
 use crate::service::points::{self, shaped, Layout};
 use crate::service::program::{program, wrote_decimals, Kind, Program, Spec};
+use crate::service::tensor::{self, is_tensor_request, TKind, Variables};
 use crate::service::{ApiError, RequestBudget};
 
 /// The body of the compute endpoints.
@@ -30,9 +31,10 @@ pub struct ComputeRequest {
     /// The expressions (Jacobian).
     #[serde(default, deserialize_with = "super::extract::present")]
     pub expressions: Option<Vec<String>>,
-    /// What to differentiate with respect to, in the order of the answer.
+    /// What to differentiate with respect to, in the order of the answer: names, or an
+    /// object from name to shape.
     #[serde(default, deserialize_with = "super::extract::present")]
-    pub variables: Option<Vec<String>>,
+    pub variables: Option<Variables>,
     /// Values of symbols held constant, shared by every point.
     #[serde(default)]
     pub parameters: Map<String, Value>,
@@ -179,16 +181,34 @@ async fn compute(
 ) -> Result<(Bytes, bool), ApiError> {
     let exprs = expressions(kind, req.expression, req.expressions)?;
     let (pts, batch) = one_or_many(req.point, req.points, "point", state.config.max_points)?;
+    if is_tensor_request(req.variables.as_ref(), &req.parameters, &pts) {
+        let tkind = match kind {
+            Kind::Jacobian => TKind::Jacobian,
+            Kind::Hessian => TKind::Hessian,
+            _ => TKind::Gradient,
+        };
+        let treq = tensor::Request {
+            kind: tkind,
+            expressions: &exprs,
+            variables: req.variables.as_ref(),
+            parameters: &req.parameters,
+            shapes: None,
+            points: &pts,
+        };
+        let (v, hit) = tensor::compute(&state, treq, batch, req.symbolic, budget).await?;
+        return Ok((encode(&v)?, hit));
+    }
+    let variables = req.variables.as_ref().and_then(Variables::names);
     let params = points::read_parameters(&req.parameters)?;
     let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
     let layout = match pts.first() {
-        Some(p) => points::layout(p, req.variables.is_some())?,
+        Some(p) => points::layout(p, variables.is_some())?,
         None => Layout::Object,
     };
     let spec = Spec {
         kind,
         expressions: &exprs,
-        variables: req.variables.as_deref(),
+        variables,
         parameters: &names,
     };
     let (program, hit) = program(&state, spec, &budget).await?;

@@ -12,6 +12,7 @@ use crate::engine::Budget;
 use crate::service::points::{shaped, Layout};
 use crate::service::program::{program, wrote_decimals};
 use crate::service::program::{Kind, Spec, Symbolic};
+use crate::service::tensor::{self, is_tensor_request, TKind, Variables};
 use crate::service::ApiError;
 use bytes::Bytes;
 
@@ -26,8 +27,13 @@ pub struct DifferentiateRequest {
     #[serde(default, deserialize_with = "super::extract::present")]
     pub expressions: Option<Vec<String>>,
     /// What to differentiate with respect to; other free symbols are held constant.
+    /// Names, or an object from name to shape (dimensions may be names).
     #[serde(default, deserialize_with = "super::extract::present")]
-    pub variables: Option<Vec<String>>,
+    pub variables: Option<Variables>,
+    /// Shapes of symbols held constant (`{"A": ["n", "n"]}`); a symbol without one is a
+    /// scalar.
+    #[serde(default, deserialize_with = "super::extract::present")]
+    pub shapes: Option<Map<String, Value>>,
     /// Symbols held constant (their values do not matter here).
     #[serde(default)]
     pub parameters: Map<String, Value>,
@@ -83,12 +89,24 @@ async fn answer(
             "order 2 (the Hessian) takes one 'expression'",
         ));
     }
+    if req.shapes.is_some() || is_tensor_request(req.variables.as_ref(), &req.parameters, &[]) {
+        let treq = tensor::Request {
+            kind: TKind::Differentiate(order as u8),
+            expressions: &exprs,
+            variables: req.variables.as_ref(),
+            parameters: &req.parameters,
+            shapes: req.shapes.as_ref(),
+            points: &[],
+        };
+        let (v, hit) = tensor::differentiate(&state, treq, budget).await?;
+        return Ok((encode(&v)?, hit));
+    }
     let mut params: Vec<String> = req.parameters.keys().cloned().collect();
     params.sort();
     let spec = Spec {
         kind: Kind::Differentiate(order),
         expressions: &exprs,
-        variables: req.variables.as_deref(),
+        variables: req.variables.as_ref().and_then(Variables::names),
         parameters: &params,
     };
     let (program, hit) = program(&state, spec, &budget).await?;

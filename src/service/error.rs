@@ -121,6 +121,7 @@ impl ApiError {
             ExprErrorKind::TooDeep => ("limit_exceeded", Some("max_depth")),
             ExprErrorKind::TooLong => ("limit_exceeded", Some("max_expression_bytes")),
             ExprErrorKind::UnknownVariable => ("unknown_variable", None),
+            ExprErrorKind::ShapeMismatch => ("shape_mismatch", None),
         };
         ApiError {
             span: Some(err.span()),
@@ -128,6 +129,16 @@ impl ApiError {
             limit,
             ..ApiError::new(422, code, err.to_string())
         }
+    }
+
+    /// 422 `shape_mismatch`: operands of shapes that do not fit.
+    pub fn shape_mismatch(detail: impl Into<String>) -> ApiError {
+        ApiError::new(422, "shape_mismatch", detail)
+    }
+
+    /// 422 `unknown_variable`: a name that is neither a variable nor a parameter.
+    pub fn unknown_variable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(422, "unknown_variable", detail)
     }
 
     /// 422 `limit_exceeded`: work that ran out of its budget, naming the setting.

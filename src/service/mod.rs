@@ -11,6 +11,7 @@ pub mod point;
 pub mod points;
 pub mod program;
 pub mod spellings;
+pub mod tensor;
 pub mod work;
 
 pub use cache::ProgramCache;
@@ -38,6 +39,9 @@ pub struct Service {
     pub in_flight: Arc<Semaphore>,
     /// The cores for CPU-heavy work (compiling, grading, large batches and answers).
     pub workers: Workers,
+    /// Compiled programs of requests with vectors and matrices, by expressions and
+    /// shapes (weighed in bytes, a quarter of the cache's capacity).
+    pub tensors: moka::sync::Cache<String, Arc<tensor::TensorProgram>>,
 }
 
 impl Service {
@@ -48,6 +52,12 @@ impl Service {
             metrics: Metrics::default(),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             workers: Workers::new(config.max_blocking, config.max_queued),
+            tensors: moka::sync::Cache::builder()
+                .max_capacity((config.cache_capacity / 4).max(1 << 20))
+                .weigher(|k: &String, v: &Arc<tensor::TensorProgram>| {
+                    u32::try_from(k.len() + v.weight_bytes()).unwrap_or(u32::MAX)
+                })
+                .build(),
             config,
         })
     }

@@ -1080,7 +1080,10 @@ async fn points_read_every_spelling_and_name_every_mistake() {
     let bad = [
         (json!({"x": 1}), "missing_value"),
         (json!({"x": 1, "y": "two"}), "missing_value"),
-        (json!({"x": 1, "y": [2]}), "missing_value"),
+        // An array is a vector: `x - 2*y` is then a vector, which has no gradient.
+        (json!({"x": 1, "y": [2, 3]}), "shape_mismatch"),
+        (json!({"x": 1, "y": [[2, 3], [4]]}), "invalid_request"),
+        (json!({"x": 1, "y": ["two"]}), "invalid_request"),
         (json!({"x": 1, "y": {"v": 2}}), "missing_value"),
         (json!({"x": 1, "y": true}), "missing_value"),
         (json!({"x": 1, "y": null}), "missing_value"),

@@ -23,6 +23,7 @@ mod sheet;
 mod spellings;
 mod support;
 mod tape;
+mod tensor;
 
 /// Rosenbrock's function in `n` dimensions as one expression over `x0 .. x{n-1}`.
 pub fn rosenbrock(n: usize) -> String {

@@ -9,7 +9,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use nabla::engine::expr::{Scope, Shape};
 use nabla::engine::func::{self, Builtin, Func};
-use nabla::engine::parse::{parse, Ast, AstKind, ParseOptions};
+use nabla::engine::parse::{parse, Ast, AstKind, ElemOp, ParseOptions};
 use nabla::engine::{compile, diff, print, read, ExprId, Pool, Tape};
 
 /// Parses and lowers `src` with every name a symbol.
@@ -450,7 +450,12 @@ pub fn reference<T: Scalar>(ast: &Ast, env: &dyn Fn(&str) -> T) -> T {
                 acc
             }
             AstKind::Rem(a, b) => vals[a.index()].rem(vals[b.index()]),
-            AstKind::Pow(a, b) => vals[a.index()].powf(vals[b.index()]),
+            AstKind::Pow(a, b) | AstKind::Elem(ElemOp::Pow, a, b) => {
+                vals[a.index()].powf(vals[b.index()])
+            }
+            AstKind::Elem(ElemOp::Mul, a, b) => vals[a.index()] * vals[b.index()],
+            AstKind::Elem(ElemOp::Div, a, b) => vals[a.index()] / vals[b.index()],
+            AstKind::Transpose(a) => vals[a.index()],
             AstKind::Call(b, args) => {
                 let a: Vec<T> = ast
                     .items(args)
@@ -476,6 +481,7 @@ pub fn reference<T: Scalar>(ast: &Ast, env: &dyn Fn(&str) -> T) -> T {
                     Builtin::Func(Func::Atan2) => a[0].atan2(a[1]),
                     Builtin::Func(Func::Hypot) => a[0].hypot(a[1]),
                     Builtin::Func(f) => unary(f, a[0]),
+                    Builtin::Tensor(f) => panic!("the scalar reference has no {f:?}"),
                 }
             }
         };

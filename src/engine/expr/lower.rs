@@ -8,8 +8,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::exact::Rational;
 use super::{Constant, ExprId, Pool};
+use crate::engine::func::TensorFn;
 use crate::engine::func::{Builtin, Func};
-use crate::engine::parse::{Ast, AstKind, Span};
+use crate::engine::parse::{Ast, AstKind, AstNode, ElemOp, Span};
 
 /// How names resolve while lowering.
 #[derive(Clone, Copy, Debug, Default)]
@@ -28,6 +29,9 @@ pub enum LowerErrorKind {
     /// A name that is not a variable, a parameter or a constant.
     #[error("unknown variable '{0}'; it is not in 'variables' or 'parameters'")]
     UnknownVariable(String),
+    /// A matrix where every operand is a scalar (`eye(3)` among scalars).
+    #[error("{0}")]
+    NotScalar(String),
 }
 
 /// A lowering error with the span of the offending name.
@@ -104,7 +108,17 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
                 pool.mul(&operands)
             }
             AstKind::Rem(a, b) => pool.call(Func::Rem, &[ids[a.index()], ids[b.index()]]),
-            AstKind::Pow(a, b) => pool.pow(ids[a.index()], ids[b.index()]),
+            AstKind::Pow(a, b) | AstKind::Elem(ElemOp::Pow, a, b) => {
+                pool.pow(ids[a.index()], ids[b.index()])
+            }
+            // Among scalars the elementwise operators are the plain ones, and a transpose
+            // changes nothing.
+            AstKind::Elem(ElemOp::Mul, a, b) => pool.mul(&[ids[a.index()], ids[b.index()]]),
+            AstKind::Elem(ElemOp::Div, a, b) => {
+                let inverse = pool.recip(ids[b.index()]);
+                pool.mul(&[ids[a.index()], inverse])
+            }
+            AstKind::Transpose(a) => ids[a.index()],
             AstKind::Call(builtin, items) => {
                 operands.clear();
                 operands.extend(ast.items(items).iter().map(|&(_, a)| ids[a.index()]));
@@ -118,6 +132,7 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
                     Builtin::Pow => pool.pow(args[0], args[1]),
                     Builtin::Log if args.len() == 1 => pool.call(Func::Ln, args),
                     Builtin::Log => pool.call(Func::LogBase, args),
+                    Builtin::Tensor(f) => scalar_meaning(pool, f, args, ast, node)?,
                     Builtin::Variadic(f) => {
                         // `min(a)` is `min(a, a)`: meval's value is +inf, not NaN, when
                         // `a` is NaN.
@@ -133,4 +148,39 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
         ids.push(id);
     }
     Ok(ids.last().copied().unwrap_or_else(|| pool.num(0.0)))
+}
+
+/// A function of vectors and matrices applied to scalars: `tr(t) = det(t) = sum(t) = t`,
+/// `inv(t) = 1/t`, `norm(t) = norm1(t) = abs(t)`, `logdet(t) = ln(t)`, `dot(a, b) = a*b`,
+/// and `eye(1) = ones(1) = 1`; `eye(n)` of another size is a matrix, an error here.
+fn scalar_meaning(
+    pool: &mut Pool,
+    f: TensorFn,
+    args: &[ExprId],
+    ast: &Ast,
+    node: &AstNode,
+) -> Result<ExprId, LowerError> {
+    Ok(match f {
+        TensorFn::Transpose | TensorFn::Sum | TensorFn::Tr | TensorFn::Det | TensorFn::Diag => {
+            args[0]
+        }
+        TensorFn::Inv => pool.recip(args[0]),
+        TensorFn::Norm | TensorFn::Norm1 => pool.call(Func::Abs, args),
+        TensorFn::Logdet => pool.call(Func::Ln, args),
+        TensorFn::Dot => pool.mul(args),
+        TensorFn::Eye | TensorFn::Ones | TensorFn::Zeros => {
+            if args.iter().all(|&a| pool.node(a).as_num() == Some(1.0)) {
+                pool.num(if f == TensorFn::Zeros { 0.0 } else { 1.0 })
+            } else {
+                return Err(LowerError {
+                    kind: LowerErrorKind::NotScalar(format!(
+                        "'{}' is a matrix here, but every variable is a scalar: give the \
+                         shapes of vector and matrix variables",
+                        ast.name(node)
+                    )),
+                    span: node.span(),
+                });
+            }
+        }
+    })
 }

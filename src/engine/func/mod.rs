@@ -21,7 +21,7 @@ mod math;
 mod names;
 
 pub use math::{ln_1p_unit, root, sigmoid, sign, softplus};
-pub use names::{lookup, suggest, unsupported, Builtin, NAMES};
+pub use names::{lookup, suggest, unsupported, Builtin, TensorFn, NAMES, TENSOR_NAMES};
 
 /// How a function is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

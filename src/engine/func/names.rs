@@ -16,6 +16,69 @@ pub enum Builtin {
     Variadic(Func),
     /// `log(x)`, the natural logarithm as in meval, or `log(x, b)` to the base `b`.
     Log,
+    /// A function of vectors and matrices (`tr`, `inv`, ...). Its name is a call only
+    /// when `(` follows, so a variable may still be called `tr`.
+    Tensor(TensorFn),
+}
+
+/// The functions of vectors and matrices. On scalars each has its scalar meaning
+/// (`tr(t) = t`, `inv(t) = 1/t`, `norm(t) = abs(t)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TensorFn {
+    /// `transpose(A)`, the same as `A'`.
+    Transpose,
+    /// `dot(a, b)`: the sum of the elementwise product.
+    Dot,
+    /// `sum(X)`: the sum of all entries.
+    Sum,
+    /// `norm(X)`: the Euclidean (Frobenius) norm.
+    Norm,
+    /// `norm1(X)`: the sum of the absolute values of the entries.
+    Norm1,
+    /// `tr(A)`: the trace.
+    Tr,
+    /// `det(A)`: the determinant.
+    Det,
+    /// `logdet(A)`: `ln(det(A))`.
+    Logdet,
+    /// `inv(A)`: the inverse.
+    Inv,
+    /// `diag(x)`: the diagonal matrix of a vector; `diag(A)`: the diagonal of a square
+    /// matrix.
+    Diag,
+    /// `eye(n)`: the identity matrix of size `n`.
+    Eye,
+    /// `ones(n)` or `ones(m, n)`: a vector or matrix of ones.
+    Ones,
+    /// `zeros(n)` or `zeros(m, n)`: a vector or matrix of zeros.
+    Zeros,
+}
+
+/// The names of the functions of vectors and matrices.
+pub const TENSOR_NAMES: [(&str, TensorFn); 13] = [
+    ("transpose", TensorFn::Transpose),
+    ("dot", TensorFn::Dot),
+    ("sum", TensorFn::Sum),
+    ("norm", TensorFn::Norm),
+    ("norm1", TensorFn::Norm1),
+    ("tr", TensorFn::Tr),
+    ("det", TensorFn::Det),
+    ("logdet", TensorFn::Logdet),
+    ("inv", TensorFn::Inv),
+    ("diag", TensorFn::Diag),
+    ("eye", TensorFn::Eye),
+    ("ones", TensorFn::Ones),
+    ("zeros", TensorFn::Zeros),
+];
+
+impl TensorFn {
+    /// The function's name in the language.
+    pub fn name(self) -> &'static str {
+        TENSOR_NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
+    }
 }
 
 /// The number of names of the language: the table's called ones, `sqrt` and `pow`.
@@ -63,6 +126,11 @@ const FIRST_BYTES: [bool; 256] = {
         table[NAMES[i].0.as_bytes()[0] as usize] = true;
         i += 1;
     }
+    let mut i = 0;
+    while i < TENSOR_NAMES.len() {
+        table[TENSOR_NAMES[i].0.as_bytes()[0] as usize] = true;
+        i += 1;
+    }
     table
 };
 
@@ -72,7 +140,16 @@ pub fn lookup(name: &str) -> Option<Builtin> {
     if !FIRST_BYTES[first as usize] {
         return None;
     }
-    NAMES.iter().find(|(n, _)| *n == name).map(|&(_, b)| b)
+    NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, b)| b)
+        .or_else(|| {
+            TENSOR_NAMES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|&(_, f)| Builtin::Tensor(f))
+        })
 }
 
 impl Builtin {
@@ -84,7 +161,15 @@ impl Builtin {
             Builtin::Pow => (2, Some(2)),
             Builtin::Variadic(_) => (1, None),
             Builtin::Log => (1, Some(2)),
+            Builtin::Tensor(TensorFn::Dot) => (2, Some(2)),
+            Builtin::Tensor(TensorFn::Ones | TensorFn::Zeros) => (1, Some(2)),
+            Builtin::Tensor(_) => (1, Some(1)),
         }
+    }
+
+    /// Whether it is a function of vectors and matrices (a call only with `(`).
+    pub fn is_tensor(self) -> bool {
+        matches!(self, Builtin::Tensor(_))
     }
 }
 /// Well-known function names the language does not have, with how to write them instead:
@@ -146,7 +231,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("zeta", "the zeta function is not supported"),
     ("erfinv", "the inverse error function is not supported"),
     ("lambertw", "the Lambert W function is not supported"),
-    ("sum", "sums are not supported; write the terms out with +"),
     (
         "prod",
         "products are not supported; write the factors out with *",

@@ -31,6 +31,14 @@ pub enum Tok<'a> {
     RParen,
     /// `,`.
     Comma,
+    /// `'`: the transpose, postfix.
+    Prime,
+    /// `.*`: the elementwise product.
+    DotStar,
+    /// `./`: the elementwise quotient.
+    DotSlash,
+    /// `.^`: the elementwise power.
+    DotCaret,
     /// The end of the input.
     Eof,
 }
@@ -50,6 +58,10 @@ impl Tok<'_> {
             Tok::LParen => "'('".into(),
             Tok::RParen => "')'".into(),
             Tok::Comma => "','".into(),
+            Tok::Prime => "'''".into(),
+            Tok::DotStar => "'.*'".into(),
+            Tok::DotSlash => "'./'".into(),
+            Tok::DotCaret => "'.^'".into(),
             Tok::Eof => "the end of the expression".into(),
         }
     }
@@ -83,6 +95,15 @@ impl<'a> Lexer<'a> {
             return Ok((Tok::Eof, Span::new(bytes.len(), bytes.len())));
         };
         let tok = match c {
+            // `.*`, `./`, `.^` are operators, even right after a digit (`1./x`).
+            b'.' if matches!(bytes.get(i + 1), Some(b'*' | b'/' | b'^')) => {
+                i += 2;
+                match bytes[i - 1] {
+                    b'*' => Tok::DotStar,
+                    b'/' => Tok::DotSlash,
+                    _ => Tok::DotCaret,
+                }
+            }
             b'0'..=b'9' | b'.' => {
                 i = scan_number(bytes, i);
                 let text = &src[start..i];
@@ -110,6 +131,7 @@ impl<'a> Lexer<'a> {
             b'(' => single(&mut i, Tok::LParen),
             b')' => single(&mut i, Tok::RParen),
             b',' => single(&mut i, Tok::Comma),
+            b'\'' => single(&mut i, Tok::Prime),
             _ => {
                 // A char boundary: every arm above consumed whole ASCII characters.
                 let ch = src[start..].chars().next().unwrap_or('\u{fffd}');
@@ -146,7 +168,8 @@ fn scan_number(b: &[u8], mut i: usize) -> usize {
         i
     };
     i = digits(b, i);
-    if i < b.len() && b[i] == b'.' {
+    // `1./x` is `1 ./ x`: a point before an operator is the operator's.
+    if i < b.len() && b[i] == b'.' && !matches!(b.get(i + 1), Some(b'*' | b'/' | b'^')) {
         i = digits(b, i + 1);
     }
     if i < b.len() && (b[i] == b'e' || b[i] == b'E') {

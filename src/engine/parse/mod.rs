@@ -55,6 +55,21 @@ pub enum AstKind {
     Pow(AstId, AstId),
     /// A call of a known function with an accepted number of arguments (each `false`).
     Call(Builtin, Items),
+    /// `a'`: the transpose.
+    Transpose(AstId),
+    /// `a .* b`, `a ./ b`, `a .^ b`: elementwise.
+    Elem(ElemOp, AstId, AstId),
+}
+
+/// An elementwise operator (`.*`, `./`, `.^`). On scalars it is the plain operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElemOp {
+    /// `.*`.
+    Mul,
+    /// `./`.
+    Div,
+    /// `.^`.
+    Pow,
 }
 
 /// A syntax node with the bytes it came from.
@@ -100,6 +115,11 @@ impl<'a> Ast<'a> {
     /// The operands of a sum, product or call, each with its sign or inversion.
     pub fn items(&self, items: Items) -> &[(bool, AstId)] {
         &self.items[items.start as usize..][..items.len as usize]
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &'a str {
+        self.src
     }
 
     /// The name of an [`AstKind::Ident`] node (for another node, its source text).
@@ -194,12 +214,13 @@ struct Parser<'a> {
 
 /// Binding powers `(left, right)` of the binary operators; `left > right` makes `^`
 /// right-associative. A prefix sign binds its operand at [`PREFIX_BP`]: tighter than `*`,
-/// looser than `^`, so `-x^2 = -(x^2)` and `2^-x = 2^(-x)`.
+/// looser than `^`, so `-x^2 = -(x^2)` and `2^-x = 2^(-x)`. The postfix transpose `'`
+/// binds tightest of all: `-x' = -(x')`, `x'^2 = (x')^2`.
 fn infix_bp(tok: Tok<'_>) -> Option<(u8, u8)> {
     Some(match tok {
         Tok::Plus | Tok::Minus => (1, 2),
-        Tok::Star | Tok::Slash | Tok::Percent => (3, 4),
-        Tok::Caret => (8, 7),
+        Tok::Star | Tok::Slash | Tok::Percent | Tok::DotStar | Tok::DotSlash => (3, 4),
+        Tok::Caret | Tok::DotCaret => (8, 7),
         _ => return None,
     })
 }
@@ -288,7 +309,14 @@ impl<'a> Parser<'a> {
         // after all its items, so children stay before parents.
         let mut chain: Option<Chain> = None;
         loop {
-            let (next, _) = self.peek();
+            let (next, prime) = self.peek();
+            if next == Tok::Prime {
+                self.bump()?;
+                lhs = self.end_chain(chain.take(), lhs);
+                let span = self.span(lhs).to(prime);
+                lhs = self.push(AstKind::Transpose(lhs), span);
+                continue;
+            }
             // An implied product binds like `*`, looser than `^` (`2x^2` is `2*(x^2)`).
             let implied = infix_bp(next).is_none() && self.implied_product();
             let tok = if implied { Tok::Star } else { next };
@@ -326,6 +354,9 @@ impl<'a> Parser<'a> {
                     let span = self.span(lhs).to(self.span(rhs));
                     let kind = match tok {
                         Tok::Percent => AstKind::Rem(lhs, rhs),
+                        Tok::DotStar => AstKind::Elem(ElemOp::Mul, lhs, rhs),
+                        Tok::DotSlash => AstKind::Elem(ElemOp::Div, lhs, rhs),
+                        Tok::DotCaret => AstKind::Elem(ElemOp::Pow, lhs, rhs),
                         _ => AstKind::Pow(lhs, rhs),
                     };
                     lhs = self.push(kind, span);
@@ -358,7 +389,7 @@ impl<'a> Parser<'a> {
                 if self.peek().0 == Tok::LParen {
                     return self.call(name, span, depth);
                 }
-                if let Some(builtin) = func::lookup(name) {
+                if let Some(builtin) = func::lookup(name).filter(|b| !b.is_tensor()) {
                     if matches!(builtin.arity(), (1, Some(_)))
                         && matches!(self.peek().0, Tok::Num(_) | Tok::Ident(_))
                     {
