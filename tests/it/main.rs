@@ -12,6 +12,7 @@ mod funcs;
 mod grade;
 mod hostile;
 mod http;
+mod matrices;
 mod meval_diff;
 mod native;
 mod openapi;

@@ -24,84 +24,124 @@ fn text(pool: &TPool, id: TId) -> String {
     print::print(pool, &[id], false, 1 << 20).unwrap().remove(0)
 }
 
-fn gradient(src: &str, spec: &[(&str, &[u32])], var: &str) -> String {
-    let mut pool = TPool::new(100_000);
-    let f = lower(&mut pool, src, spec);
-    let x = pool.symbol_node(var).unwrap();
-    let g = diff::gradient(&mut pool, f, &[x], &Budget::default()).unwrap()[0];
-    text(&pool, g)
-}
+const SPEC: &[(&str, &[u32])] = &[
+    ("x", &[3]),
+    ("a", &[3]),
+    ("b", &[4]),
+    ("A", &[4, 3]),
+    ("S", &[3, 3]),
+    ("w", &[3]),
+    ("X", &[5, 3]),
+    ("y", &[5]),
+    ("t", &[]),
+];
 
+/// Gradients (and Hessians with respect to vectors) in matrix notation: each a handful of
+/// nodes, written as a textbook would.
 #[test]
-fn sheet_gradients_in_matrix_notation() {
-    let v3: &[u32] = &[3];
-    let m33: &[u32] = &[3, 3];
-    for (src, var, want) in [
-        ("a'*x", "x", "a"),
-        ("dot(a, x)", "x", "a"),
-        ("x'*A*x", "x", "A*x + A'*x"),
-        ("x'*A*x", "A", "x*x'"),
-        ("1/2*norm(x)^2", "x", "x"),
-    ] {
-        let got = gradient(src, &[("x", v3), ("a", v3), ("A", m33)], var);
-        println!("{src} d{var}: {got}");
-        let _ = want;
-    }
-}
-
-#[test]
-fn explore() {
-    let spec: &[(&str, &[u32])] = &[
-        ("x", &[3]),
-        ("b", &[4]),
-        ("A", &[4, 3]),
-        ("S", &[3, 3]),
-        ("w", &[3]),
-        ("X", &[5, 3]),
-        ("y", &[5]),
-        ("t", &[]),
+fn derivatives_in_matrix_notation() {
+    let cases: &[(&str, &str, &str, Option<&str>)] = &[
+        ("a'*x", "x", "a", Some("zeros(3, 3)")),
+        ("dot(a, x)", "x", "a", None),
+        ("x'*S*x", "x", "S*x + S'*x", Some("S + S'")),
+        ("x'*S*x", "S", "x*x'", None),
+        ("1/2*norm(x)^2", "x", "x", Some("eye(3)")),
+        ("1/2*norm(A*x - b)^2", "x", "A'*(A*x - b)", Some("A'*A")),
+        ("tr(S*S')", "S", "2*S", None),
+        ("logdet(S)", "S", "inv(S')", None),
+        ("det(S)", "S", "det(S)*inv(S')", None),
+        ("tr(inv(S))", "S", "-(inv(S')*inv(S'))", None),
+        (
+            "x'*inv(S)*x",
+            "x",
+            "inv(S)*x + inv(S')*x",
+            Some("inv(S) + inv(S')"),
+        ),
+        ("exp(t)*sum(x.^2)", "t", "sum(x.^2)*exp(t)", None),
+        ("norm1(x)", "x", "sign(x)", Some("zeros(3, 3)")),
+        ("sum(diag(S))", "S", "eye(3)", None),
+        ("sum(exp(x))", "x", "exp(x)", Some("diag(exp(x))")),
     ];
-    for (src, var) in [
-        ("1/2*norm(A*x - b)^2", "x"),
-        ("sum(ln(1 + exp(-y .* (X*w))))", "w"),
-        ("tr(S*S')", "S"),
-        ("logdet(S)", "S"),
-        ("det(S)", "S"),
-        ("tr(inv(S))", "S"),
-        ("x'*inv(S)*x", "x"),
-        ("exp(t)*sum(x.^2)", "t"),
-        ("norm1(x)", "x"),
-        ("sum(diag(S))", "S"),
-        ("ln(1 + exp(-t*w'*x))", "w"),
-    ] {
+    for &(src, var, want, hessian) in cases {
         let mut pool = TPool::new(100_000);
-        let f = lower(&mut pool, src, spec);
+        let f = lower(&mut pool, src, SPEC);
         let x = pool.symbol_node(var).unwrap();
         let g = diff::gradient(&mut pool, f, &[x], &Budget::default()).unwrap()[0];
-        println!("{src} | d{var}: {}", text(&pool, g));
-        if pool.shape(x).is_column() {
+        assert_eq!(text(&pool, g), want, "∇_{var} {src}");
+        // The text reads back, with the same shapes, to the same node.
+        assert_eq!(lower(&mut pool, want, SPEC), g, "{want} reads back");
+        let latex = print::print(&pool, &[g], true, 1 << 20).unwrap().remove(0);
+        assert!(!latex.is_empty() && !latex.contains('?'), "{latex}");
+        if let Some(h) = hessian {
             match diff::jacobian(&mut pool, g, x, &Budget::default()).unwrap() {
-                diff::Jacobian::Matrix(h) => println!("   H = {}", text(&pool, h)),
-                diff::Jacobian::Product { product, .. } => {
-                    println!("   H via product {}", text(&pool, product))
+                diff::Jacobian::Matrix(m) => {
+                    assert_eq!(text(&pool, m), h, "H {src}");
+                    assert_eq!(lower(&mut pool, h, SPEC), m, "{h} reads back");
                 }
+                j => panic!("{src}: {j:?}"),
             }
         }
     }
-    for (src, var) in [
-        ("A*x", "x"),
-        ("exp(x)", "x"),
-        ("S*x .* x", "x"),
-        ("x*x'*w", "x"),
+    // The logistic loss's Hessian is one product X'*diag(c)*X, never n formulas.
+    let mut pool = TPool::new(100_000);
+    let f = lower(&mut pool, "sum(ln(1 + exp(-y .* (X*w))))", SPEC);
+    let w = pool.symbol_node("w").unwrap();
+    let g = diff::gradient(&mut pool, f, &[w], &Budget::default()).unwrap()[0];
+    let diff::Jacobian::Matrix(h) = diff::jacobian(&mut pool, g, w, &Budget::default()).unwrap()
+    else {
+        panic!("no matrix form");
+    };
+    let h = text(&pool, h);
+    assert!(h.starts_with("-(X'*diag(") && h.ends_with(")*X)"), "{h}");
+}
+
+/// Jacobians of vector expressions in matrix notation.
+#[test]
+fn jacobians_in_matrix_notation() {
+    for (src, want) in [
+        ("A*x", "A"),
+        ("exp(x)", "diag(exp(x))"),
+        ("S*x .* x", "diag(x)*S + diag(S*x)"),
+        ("x*x'*w", "(x'*w)*eye(3) + x*w'"),
+        ("t*x", "t*eye(3)"),
     ] {
         let mut pool = TPool::new(100_000);
-        let f = lower(&mut pool, src, spec);
-        let x = pool.symbol_node(var).unwrap();
+        let f = lower(&mut pool, src, SPEC);
+        let x = pool.symbol_node("x").unwrap();
         match diff::jacobian(&mut pool, f, x, &Budget::default()).unwrap() {
-            diff::Jacobian::Matrix(h) => println!("J({src}) = {}", text(&pool, h)),
-            diff::Jacobian::Product { product, .. } => {
-                println!("J({src}) via product {}", text(&pool, product))
-            }
+            diff::Jacobian::Matrix(m) => assert_eq!(text(&pool, m), want, "J({src})"),
+            j => panic!("{src}: {j:?}"),
         }
+    }
+}
+
+/// Canonical forms: transposes pushed to the symbols, a scalar equal to its transpose,
+/// products that do not commute.
+#[test]
+fn canonical_forms_know_matrix_products_do_not_commute() {
+    let same = [
+        ("(S*x)'", "x'*S'"),
+        ("(x')'", "x"),
+        ("x'*S*x", "x'*S'*x"),
+        ("x'*S*x", "(S*x)'*x"),
+        ("(S + S')'", "S' + S"),
+        ("transpose(S*S)", "S'*S'"),
+        ("inv(S)'", "inv(S')"),
+        ("2*x + x", "3*x"),
+        ("x .* x", "x.^2"),
+        ("diag(diag(x))", "x"),
+        ("tr(S')", "tr(S)"),
+        ("dot(x, a)", "a'*x"),
+    ];
+    for (a, b) in same {
+        let mut pool = TPool::new(10_000);
+        let (p, q) = (lower(&mut pool, a, SPEC), lower(&mut pool, b, SPEC));
+        assert_eq!(p, q, "{a} = {b}: {} vs {}", text(&pool, p), text(&pool, q));
+    }
+    let differ = [("S*S'", "S'*S"), ("A*x", "x'*A'")];
+    for (a, b) in differ {
+        let mut pool = TPool::new(10_000);
+        let (p, q) = (lower(&mut pool, a, SPEC), lower(&mut pool, b, SPEC));
+        assert_ne!(p, q, "{a} != {b}");
     }
 }

@@ -373,6 +373,33 @@ impl TPool {
         {
             return Ok(self.fill(0.0, shape));
         }
+        // Adjacent diagonal matrices are one: diag(a)*diag(b) = diag(a .* b).
+        let mut k = 1;
+        while k < chain.len() {
+            if let (TNode::Diag(a), TNode::Diag(b)) = (self.node(chain[k - 1]), self.node(chain[k]))
+            {
+                let (a, b) = (*a, *b);
+                let ab = self.mul(&[a, b])?;
+                chain[k - 1] = self.diag(ab)?;
+                chain.remove(k);
+            } else {
+                k += 1;
+            }
+        }
+        // diag(v)*y = v .* y for a column y at the end.
+        if let [.., d, y] = chain[..] {
+            if let TNode::Diag(v) = *self.node(d) {
+                if self.shape(y).is_column() {
+                    let vy = self.mul(&[v, y])?;
+                    chain.pop();
+                    chain.pop();
+                    match self.node(vy) {
+                        TNode::MatMul(fs) => chain.extend_from_slice(&fs.clone()),
+                        _ => chain.push(vy),
+                    }
+                }
+            }
+        }
         if chain.len() > 1 {
             chain.retain(|&f| !matches!(self.node(f), TNode::Eye(_)));
             if chain.is_empty() {

@@ -358,6 +358,11 @@ pub fn jacobian(pool: &mut TPool, y: TId, x: TId, budget: &Budget) -> R<Jacobian
     let seed = pool.sym(SEED, sy);
     let product = adjoints(pool, y, seed, &[x], budget)?[0];
     if sy.is_column() && (sx.is_column() || sx.is_scalar()) {
+        if !pool.depends_on(product, seed) {
+            // No output depends on `x`: the Jacobian is zero.
+            let shape = TShape::new(sy.rows, sx.rows);
+            return Ok(Jacobian::Matrix(pool.fill(0.0, shape)));
+        }
         if let Some(m) = linear_in(pool, product, seed)? {
             check(pool, budget)?;
             return Ok(Jacobian::Matrix(pool.transpose(m)?));

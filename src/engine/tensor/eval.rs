@@ -265,6 +265,16 @@ impl Plan {
         })
     }
 
+    /// The number of steps (nodes evaluated).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether it evaluates nothing.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
     /// The values of the roots, given each symbol's value (by symbol index; `None` for
     /// symbols the plan does not read).
     pub fn eval(

@@ -162,7 +162,12 @@ impl Printer<'_> {
                 // Added terms before subtracted ones, fewer transposes first:
                 // `A + A'`, `A*x - b`.
                 let mut terms: Vec<(bool, String)> = ts.iter().map(|&t| self.term(t)).collect();
-                terms.sort_by_key(|(neg, text)| (*neg, text.matches('\'').count()));
+                terms.sort_by_key(|(neg, text)| {
+                    (
+                        *neg,
+                        text.matches('\'').count() + text.matches("\\top").count(),
+                    )
+                });
                 for (i, (neg, text)) in terms.into_iter().enumerate() {
                     match (i, neg) {
                         (0, false) => out.push_str(&text),
@@ -329,7 +334,10 @@ impl Printer<'_> {
             let (t, _) = self.number(c);
             num.push((t, true));
         }
-        for &f in fs {
+        // Scalars first, as a product is written: `t*eye(3)`, not `eye(3)*t`.
+        let mut ordered = fs.to_vec();
+        ordered.sort_by_key(|&f| !pool.shape(f).is_scalar());
+        for f in ordered {
             let scalar = pool.shape(f).is_scalar();
             match pool.node(f) {
                 TNode::Pow([b, e]) if pool.as_num(*e).is_some_and(|e| e < 0.0) => {
