@@ -194,6 +194,7 @@ async fn compute(
             parameters: &req.parameters,
             shapes: None,
             points: &pts,
+            dim_size: None,
         };
         let (v, hit) = tensor::compute(&state, treq, batch, req.symbolic, budget).await?;
         return Ok((encode(&v)?, hit));

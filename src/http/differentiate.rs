@@ -97,6 +97,7 @@ async fn answer(
             parameters: &req.parameters,
             shapes: req.shapes.as_ref(),
             points: &[],
+            dim_size: None,
         };
         let (v, hit) = tensor::differentiate(&state, treq, budget).await?;
         return Ok((encode(&v)?, hit));

@@ -13,9 +13,11 @@ use crate::engine::Budget;
 use crate::service::grade::answer::{
     grade_submission, Components, GradeKind, Graded, Outcome, Row,
 };
+use crate::service::grade::matrix::{self, MatrixGradeOptions};
 use crate::service::grade::{GradeOptions, Grader, Verdict, DEFAULT_BOX};
 use crate::service::points::{number, read_parameters, Layout};
 use crate::service::program::{program, Spec};
+use crate::service::tensor::{self, is_tensor_request, TKind, Variables};
 use crate::service::ApiError;
 use bytes::Bytes;
 
@@ -29,9 +31,13 @@ pub struct GradeRequest {
     /// The reference expressions (kind `jacobian`).
     #[serde(default, deserialize_with = "super::extract::present")]
     pub expressions: Option<Vec<String>>,
-    /// The variables, in the order of array answers.
+    /// The variables, in the order of array answers: names, or an object from name to
+    /// shape.
     #[serde(default, deserialize_with = "super::extract::present")]
-    pub variables: Option<Vec<String>>,
+    pub variables: Option<Variables>,
+    /// Shapes of symbols held constant and sampled (`{"A": ["n", "n"]}`).
+    #[serde(default, deserialize_with = "super::extract::present")]
+    pub shapes: Option<Map<String, Value>>,
     /// Values of symbols held constant.
     #[serde(default)]
     pub parameters: Map<String, Value>,
@@ -150,12 +156,15 @@ async fn answer(
         "answer",
         state.config.max_points,
     )?;
+    if req.shapes.is_some() || is_tensor_request(req.variables.as_ref(), &req.parameters, &[]) {
+        return grade_matrices(state, req, kind, exprs, answers, batch, budget).await;
+    }
     let params = read_parameters(&req.parameters)?;
     let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
     let spec = Spec {
         kind: kind.program_kind(),
         expressions: &exprs,
-        variables: req.variables.as_deref(),
+        variables: req.variables.as_ref().and_then(Variables::names),
         parameters: &names,
     };
     let (program, hit) = program(&state, spec, &budget).await?;
@@ -175,6 +184,77 @@ async fn answer(
                     .map_err(|e| ApiError::exhausted(e, &config))?;
                 let outcome = grade_submission(&mut grader, &program, kind, a);
                 results.push(outcome_json(&outcome, vars));
+            }
+            encode(&if batch {
+                json!({"results": results})
+            } else {
+                results.into_iter().next().unwrap_or(Value::Null)
+            })
+        })
+        .await?;
+    Ok((body, hit))
+}
+
+/// Grading with vectors and matrices: each component one answer in matrix notation
+/// (`service::grade::matrix`).
+async fn grade_matrices(
+    state: AppState,
+    req: GradeRequest,
+    kind: GradeKind,
+    exprs: Vec<String>,
+    answers: Vec<Value>,
+    batch: bool,
+    budget: Budget,
+) -> Result<(Bytes, bool), ApiError> {
+    let value = match kind {
+        GradeKind::Gradient => false,
+        GradeKind::Value => true,
+        _ => {
+            return Err(ApiError::invalid_request(
+                "with vectors and matrices, 'kind' is gradient or value",
+            ))
+        }
+    };
+    // Named dimensions are sampled at one small size, chosen by the seed.
+    let dim_size = Some(2 + (req.seed.unwrap_or(0) % 3) as u32);
+    let treq = tensor::Request {
+        kind: TKind::Gradient,
+        expressions: &exprs,
+        variables: req.variables.as_ref(),
+        parameters: &req.parameters,
+        shapes: req.shapes.as_ref(),
+        points: &[],
+        dim_size,
+    };
+    let (program, scope, hit) = tensor::program(&state, &treq, &budget).await?;
+    let names = program.variable_names();
+    let base = options(&req, &names)?;
+    let boxes = match (&req.domain, &base.domain) {
+        (Some(_), Some(b)) => names.iter().cloned().zip(b.iter().copied()).collect(),
+        _ => Vec::new(),
+    };
+    let options = MatrixGradeOptions {
+        samples: base.samples,
+        rtol: base.rtol,
+        atol: base.atol,
+        seed: base.seed,
+        boxes,
+        parameters: scope.parameter_values.clone(),
+        value,
+    };
+    let config = state.config.clone();
+    let body = state
+        .workers
+        .run(move || -> Result<Bytes, ApiError> {
+            let parse = config.parse_options();
+            let mut results = Vec::with_capacity(answers.len());
+            for a in &answers {
+                budget
+                    .check()
+                    .map_err(|e| ApiError::exhausted(e, &config))?;
+                results.push(matrix::grade_submission(
+                    &program, a, &options, &parse, &budget,
+                )?);
             }
             encode(&if batch {
                 json!({"results": results})

@@ -227,22 +227,27 @@ fn describe(d: &Dense, rank: u8) -> String {
 
 /// A variable or parameter of a request: its name, rank and shape.
 #[derive(Clone, Debug, PartialEq)]
-struct Symbol {
-    name: String,
-    rank: u8,
-    shape: TShape,
+pub(crate) struct Symbol {
+    /// Its name.
+    pub(crate) name: String,
+    /// 0 (a scalar), 1 (a vector) or 2 (a matrix), as the request wrote it.
+    pub(crate) rank: u8,
+    /// Its shape.
+    pub(crate) shape: TShape,
 }
 
 /// A compiled tensor program: the pool, the symbolic derivatives, and the plans that
 /// evaluate them. Cached by the request's expressions and shapes.
 pub struct TensorProgram {
-    pool: TPool,
+    pub(crate) pool: TPool,
     kind: TKind,
-    variables: Vec<Symbol>,
+    pub(crate) variables: Vec<Symbol>,
+    /// Parameters and declared constants, with their shapes.
+    pub(crate) constants: Vec<Symbol>,
     /// Each expression's node and rank.
-    values: Vec<(TId, u8)>,
+    pub(crate) values: Vec<(TId, u8)>,
     /// Gradient (and Hessian) kinds: the gradient of expression 0, per variable.
-    gradient: Vec<TId>,
+    pub(crate) gradient: Vec<TId>,
     /// Jacobian kind: per expression, per variable.
     jacobian: Vec<Vec<Jacobian>>,
     /// Hessian kind: per variable pair.
@@ -280,14 +285,16 @@ pub struct Request<'a> {
     pub shapes: Option<&'a Map<String, Value>>,
     /// Its points (none for `/v1/differentiate`).
     pub points: &'a [Point],
+    /// The size of a named dimension no value fixes (grading samples at it).
+    pub dim_size: Option<u32>,
 }
 
 /// The symbols of a request: variables (in the answer's order) and parameters, with
 /// their shapes, and the parameters' values.
-struct Scope {
+pub(crate) struct Scope {
     variables: Vec<Symbol>,
     constants: Vec<Symbol>,
-    parameter_values: Vec<(String, Dense)>,
+    pub(crate) parameter_values: Vec<(String, Dense)>,
     /// Named dimensions as sizes, once a point fixes them (not for symbolic answers).
     sizes: Vec<(String, u32)>,
 }
@@ -327,13 +334,17 @@ fn resolve(
     sizes: &[(String, u32)],
     pool: &mut TPool,
     symbolic: bool,
+    default: Option<u32>,
 ) -> Option<TShape> {
     let mut out = [Dim::Known(1), Dim::Known(1)];
     for (k, d) in dims.iter().enumerate() {
         out[k] = match d {
             DimSpec::Size(n) => Dim::Known(*n),
             DimSpec::Name(n) if symbolic => pool.dim(n),
-            DimSpec::Name(n) => Dim::Known(sizes.iter().find(|(m, _)| m == n)?.1),
+            DimSpec::Name(n) => Dim::Known(match sizes.iter().find(|(m, _)| m == n) {
+                Some((_, k)) => *k,
+                None => default?,
+            }),
         };
     }
     Some(TShape::new(out[0], out[1]))
@@ -436,7 +447,11 @@ fn scope(req: &Request<'_>, config: &Config, pool: &mut TPool) -> Result<Scope, 
     if let Some(shapes) = req.shapes {
         for (name, v) in shapes {
             let dims = read_shape(name, v)?;
-            let shape = resolve(&dims, &sizes, pool, true).unwrap_or(TShape::SCALAR);
+            let shape = resolve(&dims, &sizes, pool, symbolic, req.dim_size).ok_or_else(|| {
+                ApiError::invalid_request(format!(
+                    "the shape of {name:?} names a dimension that no value fixes"
+                ))
+            })?;
             let sym = Symbol {
                 name: name.clone(),
                 rank: dims.len() as u8,
@@ -473,9 +488,10 @@ fn scope(req: &Request<'_>, config: &Config, pool: &mut TPool) -> Result<Scope, 
                 }
             }
             for (name, dims) in parsed {
-                let shape = resolve(&dims, &sizes, pool, symbolic).ok_or_else(|| {
-                    ApiError::missing_value(format!("the point has no value for {name:?}"))
-                })?;
+                let shape =
+                    resolve(&dims, &sizes, pool, symbolic, req.dim_size).ok_or_else(|| {
+                        ApiError::missing_value(format!("the point has no value for {name:?}"))
+                    })?;
                 variables.push(Symbol {
                     name: name.clone(),
                     rank: dims.len() as u8,
@@ -716,6 +732,7 @@ fn build(
         pool,
         kind: req.kind,
         variables: scope.variables.clone(),
+        constants: scope.constants.clone(),
         values,
         gradient,
         jacobian,
@@ -771,7 +788,7 @@ impl TensorProgram {
 }
 
 /// The shared program of `req`: from the cache, or built on a worker (and cached).
-async fn program(
+pub(crate) async fn program(
     service: &Arc<Service>,
     req: &Request<'_>,
     budget: &Budget,
@@ -789,6 +806,7 @@ async fn program(
         variables: req.variables.cloned(),
         parameters: req.parameters.clone(),
         shapes: req.shapes.cloned(),
+        dim_size: req.dim_size,
     };
     let (config, budget_w, scope_w) = (config.clone(), budget.clone(), scope.clone());
     let built = service
@@ -801,6 +819,7 @@ async fn program(
                 parameters: &owned.parameters,
                 shapes: owned.shapes.as_ref(),
                 points: &[],
+                dim_size: owned.dim_size,
             };
             build(&req, &scope_w, pool, &config, &budget_w)
         })
@@ -816,6 +835,7 @@ struct OwnedRequest {
     variables: Option<Variables>,
     parameters: Map<String, Value>,
     shapes: Option<Map<String, Value>>,
+    dim_size: Option<u32>,
 }
 
 /// `/v1/gradient`, `/v1/jacobian`, `/v1/hessian` with vectors or matrices: the answer as
@@ -1088,7 +1108,7 @@ fn dims_of(s: TShape) -> (usize, usize) {
 }
 
 /// A dense value as JSON of `rank`: a number, an array, or an array of rows.
-fn json(d: &Dense, rank: u8) -> Value {
+pub(crate) fn json_of(d: &Dense, rank: u8) -> Value {
     match rank {
         0 => number(d.data.first().copied().unwrap_or(f64::NAN)),
         1 => Value::Array(d.data.iter().map(|&x| number(x)).collect()),
@@ -1124,7 +1144,7 @@ fn write_answer(
                     for i in 0..outputs {
                         let mut row = Map::new();
                         for (x, rs) in vars.iter().zip(per_var) {
-                            row.insert(x.name.clone(), json(&rs[i], x.rank));
+                            row.insert(x.name.clone(), json_of(&rs[i], x.rank));
                         }
                         rows.push(Value::Object(row));
                     }
@@ -1133,11 +1153,11 @@ fn write_answer(
             }
             _ => {
                 let (v, rank) = (&a.values[0], program.values[0].1);
-                m.insert("value".into(), json(v, rank));
+                m.insert("value".into(), json_of(v, rank));
                 let g: Map<String, Value> = vars
                     .iter()
                     .zip(&a.gradient)
-                    .map(|(x, d)| (x.name.clone(), json(d, x.rank)))
+                    .map(|(x, d)| (x.name.clone(), json_of(d, x.rank)))
                     .collect();
                 m.insert("gradient".into(), Value::Object(g));
                 if program.kind == TKind::Hessian {
@@ -1145,7 +1165,7 @@ fn write_answer(
                     for (x, row) in vars.iter().zip(&a.hessian) {
                         let mut r = Map::new();
                         for (y, block) in vars.iter().zip(row) {
-                            r.insert(y.name.clone(), json(block, hessian_rank(x.rank, y.rank)));
+                            r.insert(y.name.clone(), json_of(block, hessian_rank(x.rank, y.rank)));
                         }
                         h.insert(x.name.clone(), Value::Object(r));
                     }

@@ -694,3 +694,126 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn grading_answers_in_matrix_notation() {
+    let app = app();
+    let xtax = |answer: Value| json!({"expression": "x'*A*x", "variables": {"x": [3]}, "shapes": {"A": [3, 3]}, "answer": answer});
+    // Proved: the canonical difference, multiplied out, is zero.
+    for right in ["(A + A')*x", "A*x + A'*x", "A'*x + A*x", "(A' + A)*x"] {
+        let r = post(&app, "/v1/grade", xtax(json!({"x": right}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.body["components"]["x"],
+            json!({"verdict": "correct", "method": "symbolic"}),
+            "{right}: {}",
+            r.body
+        );
+    }
+    // Right only for a symmetric A: the counterexample's A is not symmetric.
+    let r = post(&app, "/v1/grade", xtax(json!({"x": "2*A*x"}))).await;
+    let c = &r.body["components"]["x"];
+    assert_eq!(
+        (c["verdict"].as_str(), c["hint"].as_str()),
+        (Some("incorrect"), Some("assumes_symmetric")),
+        "{}",
+        r.body
+    );
+    let a = nums(&c["counterexample"]["point"]["A"]);
+    assert!(
+        (0..3).any(|i| (0..3).any(|j| a[i * 3 + j] != a[j * 3 + i])),
+        "{}",
+        r.body
+    );
+    let (x, e, s) = (
+        nums(&c["counterexample"]["point"]["x"]),
+        nums(&c["counterexample"]["expected"]),
+        nums(&c["counterexample"]["submitted"]),
+    );
+    let am: Vec<Vec<f64>> = a.chunks(3).map(<[f64]>::to_vec).collect();
+    let want: Vec<f64> = matvec(&am, &x)
+        .iter()
+        .zip(matvec(&transpose(&am), &x))
+        .map(|(p, q)| p + q)
+        .collect();
+    assert_close(&Value::from(e), &want, "expected, as a student checks it");
+    assert_close(
+        &Value::from(s),
+        &matvec(&am, &x).iter().map(|v| 2.0 * v).collect::<Vec<_>>(),
+        "submitted",
+    );
+    // A row where a column is due: invalid inside the result, not a failed request.
+    let r = post(&app, "/v1/grade", xtax(json!({"x": "x'*A"}))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["verdict"], "invalid");
+    assert_eq!(
+        r.body["components"]["x"]["error"]["code"], "shape_mismatch",
+        "{}",
+        r.body
+    );
+    // Not type-checking, or not parsing: invalid with the code.
+    let r = post(&app, "/v1/grade", xtax(json!({"x": "A*x'"}))).await;
+    assert_eq!(
+        r.body["components"]["x"]["error"]["code"], "shape_mismatch",
+        "{}",
+        r.body
+    );
+    let r = post(&app, "/v1/grade", xtax(json!({"x": "A*(x"}))).await;
+    assert_eq!(
+        r.body["components"]["x"]["error"]["code"], "parse_error",
+        "{}",
+        r.body
+    );
+    // A transposed answer: ∇_A tr(A*B) = B'.
+    let r = post(&app, "/v1/grade", json!({"expression": "tr(A*B)", "variables": {"A": [2, 2]}, "shapes": {"B": [2, 2]}, "answer": {"A": "B"}})).await;
+    assert_eq!(
+        r.body["components"]["A"]["hint"], "transposed",
+        "{}",
+        r.body
+    );
+    // A class at once, with named dimensions; 4c and 3d among them.
+    let r = post(
+        &app,
+        "/v1/grade",
+        json!({"expression": "x'*A*x", "variables": {"x": ["n"], "A": ["n", "n"]}, "answers": [
+            {"x": "A*x + A'*x", "A": "x*x'"},
+            {"x": "-(A + A')*x", "A": "2*x*x'"},
+            {"x": "(A + A')*x", "A": "x'*x"},
+        ]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results[0]["verdict"], "correct");
+    assert_eq!(
+        results[1]["components"]["x"]["hint"], "sign_error",
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        results[1]["components"]["A"]["hint"], "constant_factor",
+        "{}",
+        r.body
+    );
+    assert_eq!(results[1]["components"]["A"]["factor"], 2.0, "{}", r.body);
+    assert_eq!(
+        results[2]["components"]["A"]["error"]["code"], "shape_mismatch",
+        "{}",
+        r.body
+    );
+    let r = post(&app, "/v1/grade", json!({"expression": "ln(1 + exp(-w'*x))", "variables": {"w": ["d"]}, "shapes": {"x": ["d"]},
+        "answer": {"w": "-exp(-x'*w)/(1 + exp(-x'*w))*x"}})).await;
+    assert_eq!(r.body["verdict"], "correct", "{}", r.body);
+    // Parameters are held at their values; the same request gives the same response.
+    let req = json!({"expression": "sum(exp(X*w))", "variables": {"w": [2]}, "parameters": {"X": [[1, 2], [3, 4], [5, 6]]}, "answer": {"w": "X*exp(X*w)"}});
+    let (r1, r2) = (
+        post(&app, "/v1/grade", req.clone()).await,
+        post(&app, "/v1/grade", req).await,
+    );
+    assert_eq!(r1.body, r2.body);
+    assert_eq!(
+        r1.body["components"]["w"]["error"]["code"], "shape_mismatch",
+        "{}",
+        r1.body
+    );
+}

@@ -15,6 +15,7 @@
 //! submissions (rows, matrices, the hints only a whole answer shows, the score).
 
 pub mod answer;
+pub mod matrix;
 
 use std::collections::HashMap;
 
