@@ -10,6 +10,8 @@
 //! anything is allocated, and refuses what is over the limits; evaluation checks the
 //! request's budget between steps.
 
+use std::borrow::Cow;
+
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{MatMut, MatRef};
 
@@ -177,10 +179,27 @@ impl Plan {
         let mut position = vec![usize::MAX; needed.len()];
         let mut entries: u128 = 0;
         let mut flops: u128 = 0;
+        // Ids in order, but a product that a longer chain contains (`A*x` inside `x'*A*x`
+        // beside the gradient `A*x + A'*x`) is planned just before the chain, which then
+        // reads it instead of multiplying again: its factors are the chain's, already done.
+        let mut order: Vec<usize> = Vec::with_capacity(needed.len());
+        let mut queued = vec![false; needed.len()];
         for (i, &n) in needed.iter().enumerate() {
-            if !n {
+            if !n || queued[i] {
                 continue;
             }
+            if let TNode::MatMul(fs) = pool.node(TId(i as u32)) {
+                for part in sub_chains(pool, fs) {
+                    if needed.get(part.index()) == Some(&true) && !queued[part.index()] {
+                        queued[part.index()] = true;
+                        order.push(part.index());
+                    }
+                }
+            }
+            queued[i] = true;
+            order.push(i);
+        }
+        for i in order {
             let id = TId(i as u32);
             let shape = concrete(pool.shape(id)).ok_or(PlanError::Symbolic)?;
             let size = shape.0 as u128 * shape.1 as u128;
@@ -229,16 +248,14 @@ impl Plan {
                 }
             };
             match step {
-                Step::Chain(_) => {
-                    if let TNode::MatMul(fs) = pool.node(*id) {
-                        for &f in fs {
-                            match pool.node(f) {
-                                TNode::Transpose(x) | TNode::Diag(x)
-                                    if position[f.index()] == usize::MAX =>
-                                {
-                                    read(*x)
-                                }
-                                _ => read(f),
+                Step::Chain(steps) => {
+                    for st in steps {
+                        if let ChainStep::Push(
+                            Factor::Value(q) | Factor::Transposed(q) | Factor::Diagonal(q),
+                        ) = st
+                        {
+                            if *q != usize::MAX {
+                                last[*q] = p;
                             }
                         }
                     }
@@ -283,37 +300,39 @@ impl Plan {
         inputs: &[Option<&Dense>],
         budget: &Budget,
     ) -> Result<Vec<Dense>, Exhausted> {
-        let mut values: Vec<Option<Dense>> = vec![None; self.nodes.len()];
+        // Inputs are read where they are (a 1,000x1,000 matrix is not copied per point).
+        let mut values: Vec<Option<Cow<'_, Dense>>> = vec![None; self.nodes.len()];
         for (p, (id, (rows, cols), step)) in self.nodes.iter().enumerate() {
             budget.check()?;
             let v = match step {
-                Step::Input(k) => inputs
-                    .get(*k as usize)
-                    .copied()
-                    .flatten()
-                    .filter(|d| d.rows == *rows && d.cols == *cols)
-                    .cloned()
-                    .unwrap_or_else(|| Dense::filled(*rows, *cols, f64::NAN)),
-                Step::Chain(steps) => self.chain(steps, &values),
-                Step::Node => self.node(pool, *id, (*rows, *cols), &values),
+                Step::Input(k) => match inputs.get(*k as usize).copied().flatten() {
+                    Some(d) if d.rows == *rows && d.cols == *cols => Cow::Borrowed(d),
+                    _ => Cow::Owned(Dense::filled(*rows, *cols, f64::NAN)),
+                },
+                Step::Chain(steps) => Cow::Owned(self.chain(steps, &values)),
+                Step::Node => Cow::Owned(self.node(pool, *id, (*rows, *cols), &values)),
             };
             values[p] = Some(v);
             for &q in &self.frees[p] {
                 values[q] = None;
             }
         }
-        Ok(self
-            .roots
-            .iter()
-            .map(|r| {
-                values[self.position[r.index()]]
-                    .clone()
-                    .unwrap_or_else(|| Dense::scalar(f64::NAN))
-            })
-            .collect())
+        // Each root's value moved out (copied only for a root named twice).
+        let mut out = Vec::with_capacity(self.roots.len());
+        for (k, r) in self.roots.iter().enumerate() {
+            let p = self.position[r.index()];
+            let again = self.roots[k + 1..].contains(r);
+            let v = match values.get_mut(p) {
+                Some(slot) if again => slot.as_ref().map(|c| c.clone().into_owned()),
+                Some(slot) => slot.take().map(Cow::into_owned),
+                None => None,
+            };
+            out.push(v.unwrap_or_else(|| Dense::scalar(f64::NAN)));
+        }
+        Ok(out)
     }
 
-    fn value<'v>(&self, values: &'v [Option<Dense>], id: TId) -> &'v Dense {
+    fn value<'v>(&self, values: &'v [Option<Cow<'_, Dense>>], id: TId) -> &'v Dense {
         static EMPTY: Dense = Dense {
             rows: 0,
             cols: 0,
@@ -322,12 +341,12 @@ impl Plan {
         values
             .get(self.position.get(id.index()).copied().unwrap_or(usize::MAX))
             .and_then(Option::as_ref)
-            .unwrap_or(&EMPTY)
+            .map_or(&EMPTY, |c| &**c)
     }
 
-    fn chain(&self, steps: &[ChainStep], values: &[Option<Dense>]) -> Dense {
+    fn chain(&self, steps: &[ChainStep], values: &[Option<Cow<'_, Dense>>]) -> Dense {
         let mut stack: Vec<Operand> = Vec::new();
-        let get = |p: usize| values.get(p).and_then(Option::as_ref);
+        let get = |p: usize| values.get(p).and_then(Option::as_ref).map(|c| &**c);
         for step in steps {
             match *step {
                 ChainStep::Push(f) => stack.push(match f {
@@ -404,7 +423,7 @@ impl Plan {
         pool: &TPool,
         id: TId,
         (rows, cols): (usize, usize),
-        values: &[Option<Dense>],
+        values: &[Option<Cow<'_, Dense>>],
     ) -> Dense {
         let v = |c: TId| self.value(values, c);
         match pool.node(id) {
@@ -626,6 +645,23 @@ fn inverse(a: &Dense) -> Dense {
     out
 }
 
+/// The products of contiguous parts of a chain that the pool holds as nodes.
+fn sub_chains(pool: &TPool, fs: &[TId]) -> Vec<TId> {
+    let mut out = Vec::new();
+    // Chains are short; a long one is not searched (its parts would be many).
+    if fs.len() > 12 {
+        return out;
+    }
+    for len in (2..fs.len()).rev() {
+        for i in 0..=fs.len() - len {
+            if let Some(id) = pool.find(&TNode::MatMul(fs[i..i + len].to_vec())) {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
 /// The order to multiply a chain in (by dynamic programming over its shapes, for up to
 /// 24 factors; a longer chain goes left to right), as steps on a stack, with its cost.
 fn chain_order(
@@ -633,6 +669,23 @@ fn chain_order(
     fs: &[TId],
     position: &[usize],
 ) -> Result<(Vec<ChainStep>, u128), PlanError> {
+    // Parts already evaluated (see `Plan::new`) are read: longest first.
+    let mut fs = fs.to_vec();
+    let mut len = fs.len().saturating_sub(1);
+    while len >= 2 {
+        let mut i = 0;
+        while i + len <= fs.len() {
+            let part = TNode::MatMul(fs[i..i + len].to_vec());
+            match pool.find(&part) {
+                Some(id) if position.get(id.index()).is_some_and(|&p| p != usize::MAX) => {
+                    fs.splice(i..i + len, [id]);
+                }
+                _ => i += 1,
+            }
+        }
+        len -= 1;
+    }
+    let fs = &fs[..];
     let mut factors = Vec::with_capacity(fs.len());
     let mut dims = Vec::with_capacity(fs.len());
     let mut diagonal = Vec::with_capacity(fs.len());

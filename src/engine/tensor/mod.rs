@@ -398,6 +398,11 @@ impl TPool {
         self.intern(TNode::Const(c), TShape::SCALAR)
     }
 
+    /// The node equal to `node`, if the pool holds it.
+    pub fn find(&self, node: &TNode) -> Option<TId> {
+        self.index.get(node).copied()
+    }
+
     /// The value of a number node.
     pub fn as_num(&self, id: TId) -> Option<f64> {
         match self.node(id) {

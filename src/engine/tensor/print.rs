@@ -159,16 +159,20 @@ impl Printer<'_> {
             TNode::Sym(k) => (pool.symbol(*k).0.to_string(), ATOM),
             TNode::Add(ts) => {
                 let mut out = String::new();
-                // Added terms before subtracted ones, fewer transposes first:
+                // Added terms before subtracted ones, numbers last, fewer transposes first:
                 // `A + A'`, `A*x - b`.
-                let mut terms: Vec<(bool, String)> = ts.iter().map(|&t| self.term(t)).collect();
-                terms.sort_by_key(|(neg, text)| {
-                    (
-                        *neg,
-                        text.matches('\'').count() + text.matches("\\top").count(),
-                    )
+                let mut terms: Vec<(bool, bool, String)> = ts
+                    .iter()
+                    .map(|&t| {
+                        let (neg, text) = self.term(t);
+                        (neg, pool.as_num(t).is_some(), text)
+                    })
+                    .collect();
+                terms.sort_by_key(|(neg, number, text)| {
+                    let transposes = text.matches('\'').count() + text.matches("\\top").count();
+                    (*neg, *number, transposes)
                 });
-                for (i, (neg, text)) in terms.into_iter().enumerate() {
+                for (i, (neg, _, text)) in terms.into_iter().enumerate() {
                     match (i, neg) {
                         (0, false) => out.push_str(&text),
                         (0, true) => {
