@@ -605,7 +605,7 @@ fn diff_error(e: DiffError, config: &Config) -> ApiError {
 fn plan_error(e: PlanError) -> ApiError {
     match e {
         PlanError::Symbolic => ApiError::invalid_request(e.to_string()),
-        PlanError::TooLarge { .. } => ApiError::limit_exceeded("max_answer_values", e.to_string()),
+        PlanError::TooLarge { .. } => ApiError::limit_exceeded("max_matrix_work", e.to_string()),
         PlanError::TooMuchWork { .. } => ApiError::limit_exceeded("max_matrix_work", e.to_string()),
     }
 }

@@ -817,3 +817,81 @@ async fn grading_answers_in_matrix_notation() {
         r1.body
     );
 }
+
+/// Tokens of hostile expressions over vectors and matrices.
+const TOKENS: &[&str] = &[
+    "x",
+    "A",
+    "t",
+    "b",
+    "'",
+    "*",
+    ".*",
+    "./",
+    ".^",
+    "+",
+    "-",
+    "/",
+    "^",
+    "(",
+    ")",
+    "2",
+    "0",
+    "-1",
+    "inv(",
+    "det(",
+    "logdet(",
+    "tr(",
+    "diag(",
+    "sum(",
+    "norm(",
+    "norm1(",
+    "dot(",
+    ",",
+    "eye(3)",
+    "eye(2)",
+    "ones(3)",
+    "zeros(2, 3)",
+    "exp(",
+    "ln(",
+    "sqrt(",
+    "transpose(",
+    "A^2",
+    "A^-1",
+    "x'*A*x",
+    "max(",
+    "%",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Whatever is written, every endpoint answers 200 or a documented 422: never a 500,
+    /// a panic or a hang.
+    #[test]
+    fn hostile_matrix_expressions_get_documented_answers(
+        tokens in proptest::collection::vec(proptest::sample::select(TOKENS), 1..14),
+        endpoint in 0usize..5,
+    ) {
+        let src: String = tokens.concat();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let app = app();
+            let point = json!({"x": [1.0, -2.0, 0.5], "A": [[2, 1, 0], [1, 3, 1], [0, 1, 4]], "t": 0.3});
+            let (path, body) = match endpoint {
+                0 => ("/v1/gradient", json!({"expression": src, "point": point, "parameters": {"b": [1, 2]}, "symbolic": true})),
+                1 => ("/v1/jacobian", json!({"expression": src, "point": point, "parameters": {"b": [1, 2]}})),
+                2 => ("/v1/hessian", json!({"expression": src, "variables": {"x": [3], "t": []}, "parameters": {"A": [[2, 1, 0], [1, 3, 1], [0, 1, 4]], "b": [1, 2]}, "point": {"x": [1, 2, 3], "t": 1}})),
+                3 => ("/v1/differentiate", json!({"expression": src, "variables": {"x": ["n"], "A": ["n", "n"]}, "shapes": {"b": ["m"]}, "order": 2})),
+                _ => ("/v1/grade", json!({"expression": "x'*A*x", "variables": {"x": [3]}, "shapes": {"A": [3, 3]}, "answer": {"x": src}})),
+            };
+            let r = post(&app, path, body).await;
+            prop_assert!(r.status == 200 || r.status == 422, "{path} {src:?}: {} {}", r.status, r.body);
+            if r.status == 422 {
+                let code = r.body["code"].as_str().unwrap_or("");
+                prop_assert!(code != "internal", "{path} {src:?}: {}", r.body);
+            }
+            Ok(())
+        })?;
+    }
+}
