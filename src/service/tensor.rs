@@ -513,6 +513,18 @@ fn scope(req: &Request<'_>, config: &Config, pool: &mut TPool) -> Result<Scope, 
             }
         }
     }
+    // What sampling or evaluation will hold, bounded before anything is allocated.
+    let entries: u128 = variables
+        .iter()
+        .chain(&constants)
+        .map(|s| s.shape.len().unwrap_or(0) as u128)
+        .sum();
+    if entries > MAX_ENTRIES {
+        return Err(ApiError::limit_exceeded(
+            "max_matrix_work",
+            format!("the variables and parameters would hold {entries} numbers, over the limit of {MAX_ENTRIES}"),
+        ));
+    }
     for (i, v) in variables.iter().enumerate() {
         if variables[..i].iter().any(|w| w.name == v.name) {
             return Err(ApiError::invalid_request(format!(
@@ -553,10 +565,11 @@ fn symbol_from_point(
 
 /// The cache key: what the program depends on (the expressions, the kind, every
 /// symbol's name and shape), not the values.
-fn key(req: &Request<'_>, scope: &Scope, pool: &TPool) -> String {
+fn key(req: &Request<'_>, scope: &Scope, pool: &TPool, values: &[(TId, u8)]) -> String {
+    // The canonical structure, not the spelling: `x'*A*x` and `(A*x)'*x` are one entry.
     let mut k = format!("{:?}|", req.kind);
-    for e in req.expressions {
-        let _ = write!(k, "{}|{e}", e.len());
+    for &(id, _) in values {
+        let _ = write!(k, "{:016x},", pool.hash(id));
     }
     for (tag, syms) in [("v", &scope.variables), ("c", &scope.constants)] {
         for s in syms {
@@ -616,13 +629,15 @@ const MAX_ENTRIES: u128 = 1 << 25;
 const MAX_FLOPS: u128 = 20_000_000_000;
 
 /// Builds the program of `req` (lowering, differentiation, plans) under `budget`.
-fn build(
+/// Lowers the expressions of `req` into `pool` with the scope's shapes: each root and its
+/// rank. Linear in the expressions (whose size is limited), so it runs before the cache
+/// is asked, and the cache key is the canonical structure.
+fn lower_all(
     req: &Request<'_>,
     scope: &Scope,
-    mut pool: TPool,
+    pool: &mut TPool,
     config: &Config,
-    budget: &Budget,
-) -> Result<TensorProgram, ApiError> {
+) -> Result<Vec<(TId, u8)>, ApiError> {
     let symbolic = matches!(req.kind, TKind::Differentiate(_));
     let shape_of = |name: &str| {
         scope
@@ -637,7 +652,7 @@ fn build(
         let at = index(req.expressions, i);
         let ast = parse(src, &config.parse_options())
             .map_err(|e| ApiError::expression(&ExprError::Parse(e), at))?;
-        let id = tensor::lower(&ast, &mut pool, &shape_of, !symbolic)
+        let id = tensor::lower(&ast, pool, &shape_of, !symbolic)
             .map_err(|e| shape_error(e, at, config))?;
         let s = pool.shape(id);
         let rank = if s.is_scalar() {
@@ -649,6 +664,20 @@ fn build(
         };
         values.push((id, rank));
     }
+    Ok(values)
+}
+
+/// Builds the program of `req` from its lowered `values` (differentiation, plans) under
+/// `budget`.
+fn build(
+    req: &Request<'_>,
+    scope: &Scope,
+    mut pool: TPool,
+    values: Vec<(TId, u8)>,
+    config: &Config,
+    budget: &Budget,
+) -> Result<TensorProgram, ApiError> {
+    let symbolic = matches!(req.kind, TKind::Differentiate(_));
     let vars: Vec<TId> = scope
         .variables
         .iter()
@@ -796,7 +825,8 @@ pub(crate) async fn program(
     let config = &service.config;
     let mut pool = TPool::new(config.max_nodes);
     let scope = Arc::new(scope(req, config, &mut pool)?);
-    let key = key(req, &scope, &pool);
+    let values = lower_all(req, &scope, &mut pool, config)?;
+    let key = key(req, &scope, &pool, &values);
     if let Some(p) = service.tensors.get(&key) {
         return Ok((p, scope, true));
     }
@@ -821,7 +851,7 @@ pub(crate) async fn program(
                 points: &[],
                 dim_size: owned.dim_size,
             };
-            build(&req, &scope_w, pool, &config, &budget_w)
+            build(&req, &scope_w, pool, values, &config, &budget_w)
         })
         .await?;
     let built = Arc::new(built);

@@ -136,6 +136,23 @@ async fn the_sheets_vector_exercises_against_hand_derived_formulas() {
         let want: Vec<f64> = (0..n).map(|i| jt_g[i] + g[i] * ax[i]).collect();
         assert_close(&r.body["gradient"]["x"], &want, "1a");
 
+        // 2a: ∇(g∘f) = J_fᵀ∇g(f), with f = Bx and g = sum(exp(·)): Bᵀexp(Bx).
+        let r = post(&app, "/v1/gradient", json!({"expression": "sum(exp(B*x))", "variables": {"x": [n]}, "parameters": {"B": b}, "point": {"x": x}})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let e: Vec<f64> = matvec(&b, &x).iter().map(|v| v.exp()).collect();
+        assert_close(&r.body["gradient"]["x"], &matvec(&transpose(&b), &e), "2a");
+
+        // 2c: ∇_w L(x(w), y(w), z(w)) = L_x∇x + L_y∇y + L_z∇z, with L = x*y + z², x = aᵀw,
+        // y = wᵀw, z = sin(cᵀw) (c = the first row of A).
+        let c = big_a[0].clone();
+        let r = post(&app, "/v1/gradient", json!({"expression": "(a'*w)*(w'*w) + sin(c'*w)^2", "variables": {"w": [n]}, "parameters": {"a": a, "c": c}, "point": {"w": w}})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (xw, yw, zw) = (dot(&a, &w), dot(&w, &w), dot(&c, &w).sin());
+        let want: Vec<f64> = (0..n)
+            .map(|i| yw * a[i] + xw * 2.0 * w[i] + 2.0 * zw * dot(&c, &w).cos() * c[i])
+            .collect();
+        assert_close(&r.body["gradient"]["w"], &want, "2c");
+
         // 2b: ∇ h₂(h₁(f(x))) = ∇f · h₂'(h₁(f)) · h₁'(f), with f = aᵀx, h₁ = exp, h₂ = sin.
         let r = post(&app, "/v1/gradient", json!({"expression": "sin(exp(a'*x))", "variables": {"x": [n]}, "parameters": {"a": a}, "point": {"x": x}})).await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -514,6 +531,25 @@ async fn batches_parameters_and_the_cache() {
     );
     let r = post(&app, "/v1/gradient", body(json!([2, 0]))).await;
     assert_eq!(r.cache.as_deref(), Some("hit"));
+    // Spellings the engine canonicalises share the entry: (A*x)'*x is x'*A'*x is x'*A*x.
+    for spelling in ["(A*x)'*x", "x'*A'*x", "dot(x, A*x)", "x' * A * x"] {
+        let mut req = body(json!([1, 0]));
+        req["expression"] = json!(spelling);
+        let r = post(&app, "/v1/gradient", req).await;
+        assert_eq!(
+            (r.cache.as_deref(), &r.body["values"]),
+            (Some("hit"), &json!([1.0, 4.0])),
+            "{spelling}"
+        );
+    }
+    // Declared sizes are bounded before anything is allocated.
+    let r = post(&app, "/v1/grade", json!({"expression": "sum(x)", "variables": {"x": [16777216], "y": [16777216, 16777216]}, "answer": {"x": "ones(16777216)", "y": "0"}})).await;
+    assert_eq!(
+        (r.status, r.body["limit"].as_str()),
+        (422, Some("max_matrix_work")),
+        "{}",
+        r.body
+    );
 }
 
 #[test]
