@@ -218,7 +218,7 @@ async fn grade_matrices(
     // Named dimensions are sampled at one small size, chosen by the seed.
     let dim_size = Some(2 + (req.seed.unwrap_or(0) % 3) as u32);
     let treq = tensor::Request {
-        kind: TKind::Gradient,
+        kind: if value { TKind::Value } else { TKind::Gradient },
         expressions: &exprs,
         variables: req.variables.as_ref(),
         parameters: &req.parameters,

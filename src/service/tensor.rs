@@ -100,6 +100,8 @@ pub enum TKind {
     Hessian,
     /// Symbolic derivatives of this order, no point.
     Differentiate(u8),
+    /// The value only (grading a `value`).
+    Value,
 }
 
 /// A dimension as a request writes it.
@@ -429,10 +431,15 @@ fn scope(req: &Request<'_>, config: &Config, pool: &mut TPool) -> Result<Scope, 
     let mut parameter_values = Vec::new();
     for (name, v) in req.parameters {
         if symbolic {
+            // Values do not matter here, but their shapes do.
+            let (rank, shape) = match read_value(name, "parameter", v) {
+                Ok((d, rank)) => (rank, shape_of_dense(&d)),
+                Err(_) => (0, TShape::SCALAR),
+            };
             constants.push(Symbol {
                 name: name.clone(),
-                rank: 0,
-                shape: TShape::SCALAR,
+                rank,
+                shape,
             });
             continue;
         }
@@ -714,7 +721,7 @@ fn build(
             }
             jacobian.push(row);
         }
-    } else {
+    } else if req.kind != TKind::Value {
         needs_scalar(
             &pool,
             values[0],
@@ -904,13 +911,21 @@ pub async fn compute(
             Ok(out)
         })
         .await?;
+    // Printing grows with the answer: on a worker.
     let config = service.config.clone();
-    let texts = if symbolic {
-        Some(symbolic_answer(&program, false, &config)?)
-    } else {
-        None
-    };
-    Ok((write_answer(&program, answers, batch, texts), hit))
+    let program_w = program.clone();
+    let body = service
+        .workers
+        .run(move || {
+            let texts = if symbolic {
+                Some(symbolic_answer(&program_w, false, &config)?)
+            } else {
+                None
+            };
+            Ok(write_answer(&program_w, answers, batch, texts))
+        })
+        .await?;
+    Ok((body, hit))
 }
 
 /// The inputs of one point, by symbol index of the program's pool.
@@ -1313,8 +1328,16 @@ pub async fn differentiate(
     let (program, _, hit) = program(service, &req, &budget).await?;
     let config = service.config.clone();
     let several = req.expressions.len() > 1;
-    let text = symbolic_answer(&program, false, &config)?;
-    let latex = symbolic_answer(&program, true, &config)?;
+    let program_w = program.clone();
+    let (text, latex) = service
+        .workers
+        .run(move || {
+            Ok((
+                symbolic_answer(&program_w, false, &config)?,
+                symbolic_answer(&program_w, true, &config)?,
+            ))
+        })
+        .await?;
     let fields = |v: Value| -> Map<String, Value> {
         let Value::Object(mut m) = v else {
             return Map::new();

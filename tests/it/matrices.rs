@@ -840,6 +840,24 @@ async fn grading_answers_in_matrix_notation() {
     let r = post(&app, "/v1/grade", json!({"expression": "ln(1 + exp(-w'*x))", "variables": {"w": ["d"]}, "shapes": {"x": ["d"]},
         "answer": {"w": "-exp(-x'*w)/(1 + exp(-x'*w))*x"}})).await;
     assert_eq!(r.body["verdict"], "correct", "{}", r.body);
+    // kind value: one answer for the whole (vector) expression.
+    let value = |answer: &str| json!({"expression": "(A + A')*x", "kind": "value", "variables": {"x": [3], "A": [3, 3]}, "answer": answer});
+    let r = post(&app, "/v1/grade", value("A*x + A'*x")).await;
+    assert_eq!(
+        r.body["components"]["value"],
+        json!({"verdict": "correct", "method": "symbolic"}),
+        "{}",
+        r.body
+    );
+    let r = post(&app, "/v1/grade", value("2*A*x")).await;
+    assert_eq!(
+        r.body["components"]["value"]["hint"], "assumes_symmetric",
+        "{}",
+        r.body
+    );
+    // In /v1/differentiate a parameter's value gives its shape.
+    let r = post(&app, "/v1/differentiate", json!({"expression": "x'*A*x", "variables": {"x": [2]}, "parameters": {"A": [[1, 2], [3, 4]]}})).await;
+    assert_eq!(r.body["gradient"]["x"], "A*x + A'*x", "{}", r.body);
     // Parameters are held at their values; the same request gives the same response.
     let req = json!({"expression": "sum(exp(X*w))", "variables": {"w": [2]}, "parameters": {"X": [[1, 2], [3, 4], [5, 6]]}, "answer": {"w": "X*exp(X*w)"}});
     let (r1, r2) = (
