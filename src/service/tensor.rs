@@ -431,15 +431,12 @@ fn scope(req: &Request<'_>, config: &Config, pool: &mut TPool) -> Result<Scope, 
     let mut parameter_values = Vec::new();
     for (name, v) in req.parameters {
         if symbolic {
-            // Values do not matter here, but their shapes do.
-            let (rank, shape) = match read_value(name, "parameter", v) {
-                Ok((d, rank)) => (rank, shape_of_dense(&d)),
-                Err(_) => (0, TShape::SCALAR),
-            };
+            // Values do not matter here, but their shapes do (and they must be values).
+            let (d, rank) = read_value(name, "parameter", v)?;
             constants.push(Symbol {
                 name: name.clone(),
                 rank,
-                shape,
+                shape: shape_of_dense(&d),
             });
             continue;
         }
