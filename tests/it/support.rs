@@ -268,6 +268,11 @@ impl Mul for Noisy {
 impl Div for Noisy {
     type Output = Noisy;
     fn div(self, o: Noisy) -> Noisy {
+        // A division by zero is a singularity, where no tolerance holds: its infinity's sign
+        // is the sign of a zero (`x/(y - y)`), which canonical forms need not keep.
+        if o.0 == 0.0 {
+            return Noisy(f64::NAN);
+        }
         Noisy(self.0 / o.0 * NOISE)
     }
 }
