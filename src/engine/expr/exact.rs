@@ -112,6 +112,16 @@ impl Rational {
         Rational::new(m, 1i128 << shift)
     }
 
+    /// The rational a number literal stands for where its `f64` alone does not say it
+    /// (`0.1` is 1/10; an integer or a small dyadic like 0.5 is exact by its bits):
+    /// lowering records it beside the number.
+    pub fn of_literal(v: f64, text: &str) -> Option<Rational> {
+        if v.fract() == 0.0 || Rational::from_f64(v).is_some() {
+            return None;
+        }
+        Rational::from_literal(text).filter(|r| r.to_f64() == v)
+    }
+
     /// The rational a decimal literal writes (`2`, `0.1`, `.5`, `1.`, `6.02E+23`), if it fits.
     pub fn from_literal(text: &str) -> Option<Rational> {
         let (mantissa, exponent) = match text.find(['e', 'E']) {

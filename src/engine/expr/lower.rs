@@ -60,13 +60,12 @@ pub fn lower(ast: &Ast, pool: &mut Pool, scope: Scope<'_>) -> Result<ExprId, Low
         let id = match node.kind {
             // A literal is the rational it writes (`0.1` is 1/10), where that fits.
             // (An integer, or a dyadic like 0.5, is exact by its f64 alone.)
-            AstKind::Num(v) if v.fract() == 0.0 || Rational::from_f64(v).is_some() => pool.num(v),
-            AstKind::Num(v) => match Rational::from_literal(ast.name(node)) {
-                Some(r) if r.to_f64() == v => {
+            AstKind::Num(v) => match Rational::of_literal(v, ast.name(node)) {
+                Some(r) => {
                     let v = pool.remember_exact(r);
                     pool.num(v)
                 }
-                _ => pool.num(v),
+                None => pool.num(v),
             },
             AstKind::Ident => {
                 let name = ast.name(node);

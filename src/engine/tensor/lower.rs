@@ -65,13 +65,12 @@ pub fn lower(
         let here = node.span();
         let mismatch = |span: Span| move |Mismatch(message)| ShapeError::Mismatch { message, span };
         let id = match node.kind {
-            AstKind::Num(v) if v.fract() == 0.0 || Rational::from_f64(v).is_some() => pool.num(v),
-            AstKind::Num(v) => match Rational::from_literal(ast.name(node)) {
-                Some(r) if r.to_f64() == v => {
+            AstKind::Num(v) => match Rational::of_literal(v, ast.name(node)) {
+                Some(r) => {
                     let v = pool.remember_exact(r);
                     pool.num(v)
                 }
-                _ => pool.num(v),
+                None => pool.num(v),
             },
             AstKind::Ident => {
                 let name = ast.name(node);
