@@ -280,6 +280,32 @@ async fn hessians_and_least_squares_against_loops() {
     assert_close(&r.body["gradient"]["w"], &grad, "logistic gradient");
     assert_close(&r.body["hessian"]["w"]["w"], &hess, "logistic hessian");
 
+    // At a large margin the loss is ln(1 + e^800) = 800, not infinity, and its gradient
+    // finite: ln(1 + exp(t)) is softplus(t), exp(t)/(1 + exp(t)) is sigmoid(t).
+    let r = post(&app, "/v1/hessian", json!({"expression": "sum(ln(1 + exp(-y .* (X*w))))", "variables": {"w": [1]}, "parameters": {"X": [[800.0], [1.0]], "y": [-1, 1]}, "point": {"w": [1.0]}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let want = 800.0 + (1.0f64 + (-1.0f64).exp()).ln();
+    assert_close(&r.body["value"], &[want], "large margin");
+    let s1 = 1.0 / (1.0 + 1.0f64.exp()); // σ(-1)
+    assert_close(
+        &r.body["gradient"]["w"],
+        &[800.0 - s1],
+        "large margin gradient",
+    );
+    assert_close(
+        &r.body["hessian"]["w"]["w"],
+        &[s1 * (1.0 - s1)],
+        "large margin Hessian",
+    );
+    // A Hessian block of one variable is symmetric to the last bit.
+    let r = post(&app, "/v1/hessian", json!({"expression": "sum(ln(1 + exp(-y .* (X*w))))", "parameters": {"X": data, "y": y}, "point": {"w": w}})).await;
+    let h = nums(&r.body["hessian"]["w"]["w"]);
+    for i in 0..p {
+        for j in 0..p {
+            assert_eq!(h[i * p + j].to_bits(), h[j * p + i].to_bits(), "{h:?}");
+        }
+    }
+
     // A scalar and a vector together: the blocks have the shapes of both.
     let r = post(
         &app,

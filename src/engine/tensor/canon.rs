@@ -213,6 +213,39 @@ impl TPool {
                 None => powers.push((base, vec![exponent])),
             }
         }
+        // exp(t) .* (exp(t) + 1).^-1 is sigmoid(t), finite where exp overflows.
+        let mut k = 0;
+        while k < powers.len() {
+            let (base, ref exponents) = powers[k];
+            let inverse = exponents.len() == 1 && self.as_num(exponents[0]) == Some(-1.0);
+            let t = if inverse {
+                self.one_plus_exp(base)
+            } else {
+                None
+            };
+            let partner = t.and_then(|t| {
+                powers.iter().position(|(b, es)| {
+                    matches!(self.node(*b), TNode::Call(Func::Exp, a) if a[0] == t)
+                        && es.len() == 1
+                        && self.as_num(es[0]) == Some(1.0)
+                })
+            });
+            match (t, partner) {
+                (Some(t), Some(j)) => {
+                    let s = self.call(Func::Sigmoid, &[t])?;
+                    let one = self.num(1.0);
+                    let (hi, lo) = (k.max(j), k.min(j));
+                    powers.remove(hi);
+                    powers.remove(lo);
+                    match powers.iter_mut().find(|(b, _)| *b == s) {
+                        Some((_, es)) => es.push(one),
+                        None => powers.push((s, vec![one])),
+                    }
+                    k = 0;
+                }
+                _ => k += 1,
+            }
+        }
         let mut out = Vec::with_capacity(powers.len() + 1);
         for (base, exponents) in powers {
             let exponent = self.add(&exponents)?;
@@ -492,9 +525,29 @@ impl TPool {
         Ok(t[a.index()].unwrap_or(a))
     }
 
+    /// `t` when `id` is `exp(t) + 1`.
+    fn one_plus_exp(&self, id: TId) -> Option<TId> {
+        match self.node(id) {
+            TNode::Add(ts) if ts.len() == 2 && self.as_num(ts[1]) == Some(1.0) => {
+                match self.node(ts[0]) {
+                    TNode::Call(Func::Exp, a) => Some(a[0]),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// A scalar function applied elementwise.
     pub fn call(&mut self, f: Func, args: &[TId]) -> R<TId> {
         let shape = self.broadcast(args, &format!("apply {} to", f.name()))?;
+        // ln(1 + exp(t)) is softplus(t): the same function, finite where exp overflows
+        // (a logistic loss at a large margin), and its derivative is sigmoid(t).
+        if f == Func::Ln {
+            if let Some(t) = self.one_plus_exp(args[0]) {
+                return self.call(Func::Softplus, &[t]);
+            }
+        }
         if args.iter().all(|&a| self.as_num(a).is_some()) {
             let a = self.as_num(args[0]).unwrap_or(f64::NAN);
             let b = args.get(1).and_then(|&b| self.as_num(b)).unwrap_or(a);

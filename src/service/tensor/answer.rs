@@ -207,6 +207,9 @@ pub(super) fn answer(
                     }
                 }
             };
+            // A block of one variable is symmetric; rounding in a product's kernel is
+            // not, so each pair of mirrored entries is made one (their mean).
+            let block = if a == b { symmetrised(block) } else { block };
             blocks.push(block);
         }
         hessian.push(blocks);
@@ -217,6 +220,21 @@ pub(super) fn answer(
         jacobian,
         hessian,
     })
+}
+
+/// `(H + H')/2` of a square block.
+fn symmetrised(mut h: Dense) -> Dense {
+    let n = h.rows;
+    if h.cols == n {
+        for i in 0..n {
+            for j in 0..i {
+                let m = 0.5 * (h.data[i * n + j] + h.data[j * n + i]);
+                h.data[i * n + j] = m;
+                h.data[j * n + i] = m;
+            }
+        }
+    }
+    h
 }
 
 /// A gradient of the variable's shape (a 0 that stands for zeros is spread).
