@@ -544,6 +544,43 @@ async fn shape_errors_point_at_the_operator_and_name_both_shapes() {
 }
 
 #[tokio::test]
+async fn the_syntax_reads_the_same_among_scalars() {
+    let app = app();
+    // Among scalars the matrix syntax has its scalar meaning, on the scalar path.
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "x'*y + x.^2 + tr(y) + 1./x", "point": {"x": 2, "y": 3}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"], json!(6.0 + 4.0 + 3.0 + 0.5));
+    assert_eq!(
+        r.body["gradient"],
+        json!({"x": 3.0 + 4.0 - 0.25, "y": 2.0 + 1.0})
+    );
+    // `1./x` is `1 ./ x` after a digit too; `-x'` is `-(x')`.
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "sum(1./x) + (-x')*x", "point": {"x": [1, 2]}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"], json!(1.5 - 5.0));
+    assert_eq!(r.body["gradient"]["x"], json!([-1.0 - 2.0, -0.25 - 4.0]));
+    // A matrix power; a vector squared is a shape error suggesting .^
+    let r = post(
+        &app,
+        "/v1/gradient",
+        json!({"expression": "sum(A^2) + sum(A^-1*A)", "point": {"A": [[1, 2], [3, 4]]}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_close(&r.body["value"], &[7.0 + 10.0 + 15.0 + 22.0 + 2.0], "A^2");
+}
+
+#[tokio::test]
 async fn batches_parameters_and_the_cache() {
     let app = app();
     let body = |x: Value| json!({"expression": "x'*A*x", "variables": {"x": [2]}, "parameters": {"A": [[1, 2], [3, 4]]}, "points": [{"x": x}, {"x": [0, 1]}]});
