@@ -185,11 +185,7 @@ async fn answer(
                 let outcome = grade_submission(&mut grader, &program, kind, a);
                 results.push(outcome_json(&outcome, vars));
             }
-            encode(&if batch {
-                json!({"results": results})
-            } else {
-                results.into_iter().next().unwrap_or(Value::Null)
-            })
+            body(results, batch)
         })
         .await?;
     Ok((body, hit))
@@ -256,14 +252,19 @@ async fn grade_matrices(
                     &program, a, &options, &parse, &budget,
                 )?);
             }
-            encode(&if batch {
-                json!({"results": results})
-            } else {
-                results.into_iter().next().unwrap_or(Value::Null)
-            })
+            body(results, batch)
         })
         .await?;
     Ok((body, hit))
+}
+
+/// The answer's body: the results of a class (`answers`), or the one result.
+fn body(results: Vec<Value>, batch: bool) -> Result<Bytes, ApiError> {
+    encode(&if batch {
+        json!({"results": results})
+    } else {
+        results.into_iter().next().unwrap_or(Value::Null)
+    })
 }
 
 /// A point of a counterexample, spelled like the answer.
