@@ -21,8 +21,10 @@
 //!   factorisations.
 
 mod canon;
+mod chain;
 pub mod diff;
 pub mod eval;
+mod expand;
 mod lower;
 pub mod print;
 
