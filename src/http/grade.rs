@@ -14,7 +14,7 @@ use crate::service::grade::answer::{
     grade_submission, Components, GradeKind, Graded, Outcome, Row,
 };
 use crate::service::grade::matrix::{self, MatrixGradeOptions};
-use crate::service::grade::{GradeOptions, Grader, Verdict, DEFAULT_BOX};
+use crate::service::grade::{GradeOptions, Grader, Hint, Verdict, DEFAULT_BOX};
 use crate::service::points::{number, read_parameters, Layout};
 use crate::service::program::{program, Spec};
 use crate::service::tensor::{self, is_tensor_request, TKind, Variables};
@@ -283,18 +283,27 @@ fn point_json(point: &[f64], vars: &[String], layout: Layout) -> Value {
 /// One component's outcome.
 fn component_json(c: &Graded, vars: &[String], layout: Layout) -> Value {
     match &c.verdict {
-        Verdict::Correct { symbolic } => {
-            json!({"verdict": "correct", "method": if *symbolic { "symbolic" } else { "numeric" }})
+        Verdict::Correct { method } => {
+            json!({"verdict": "correct", "method": method.name()})
         }
         Verdict::Incorrect {
             counterexample,
             hint,
+            factor,
+            difference,
+            method,
         } => {
             let mut m = Map::new();
             m.insert("verdict".into(), json!("incorrect"));
-            m.insert("method".into(), json!("numeric"));
+            m.insert("method".into(), json!(method.name()));
             if let Some(h) = hint {
                 m.insert("hint".into(), json!(h.name()));
+            }
+            if let (Some(f), Some(Hint::ConstantFactor)) = (factor, hint) {
+                m.insert("factor".into(), number(*f));
+            }
+            if let Some(d) = difference {
+                m.insert("difference".into(), json!(d));
             }
             m.insert(
                 "counterexample".into(),

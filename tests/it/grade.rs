@@ -318,3 +318,64 @@ fn the_service_finds_transposes_and_swaps_itself() {
     let swapped = Some(Hint::SwappedComponents);
     assert_eq!(hints(&s.components), [swapped, swapped]);
 }
+
+/// The expansion of `512*(2*x+5)^7*(5*x-1)^5*(70*x+67)`, term by term (multiplied out by
+/// hand-written integer polynomial arithmetic, outside nabla).
+const EXPANDED: &str = "14336000000*x^13 + 250265600000*x^12 + 1862860800000*x^11 + 7623925760000*x^10 + 18290677760000*x^9 + 24744757985280*x^8 + 14567212351488*x^7 - 3267871272960*x^6 - 6408053107200*x^5 + 670406720000*x^4 + 1179708800000*x^3 - 429244800000*x^2 + 56696000000*x - 2680000000";
+
+/// Wrong answers a tolerance let pass: decided in exact arithmetic, at every seed.
+#[tokio::test]
+async fn exact_arithmetic_lets_no_wrong_answer_pass() {
+    let value = |expression: &str, answer: &str, seed: u64| json!({"expression": expression, "kind": "value", "answer": answer, "seed": seed});
+    let factored = "512*(2*x+5)^7*(5*x-1)^5*(70*x+67)";
+    let off_by_one = EXPANDED.replace("- 2680000000", "- 2680000001");
+    for seed in 0..30 {
+        let r = grade(value(factored, &off_by_one, seed)).await;
+        let c = &r["components"]["value"];
+        assert_eq!(
+            (c["verdict"].as_str(), c["method"].as_str()),
+            (Some("incorrect"), Some("exact")),
+            "seed {seed}: {r}"
+        );
+        // submitted - expected is exactly -1, and the counterexample shows it.
+        assert_eq!(c["difference"], "-1", "{r}");
+        let ce = &c["counterexample"];
+        assert_eq!(
+            ce["submitted"].as_f64().unwrap() - ce["expected"].as_f64().unwrap(),
+            -1.0,
+            "{r}"
+        );
+        let r = grade(value(factored, EXPANDED, seed)).await;
+        let m = r["components"]["value"]["method"].as_str();
+        assert!(
+            r["verdict"] == "correct" && matches!(m, Some("symbolic" | "exact")),
+            "seed {seed}: {r}"
+        );
+    }
+    // Values that underflow every tolerance: still incorrect, at every seed.
+    for seed in 0..=200 {
+        let r = grade(value("(x-a)^6000", "(x-a)^5999", seed)).await;
+        let c = &r["components"]["value"];
+        assert_eq!(c["verdict"], "incorrect", "seed {seed}: {r}");
+        // The ratio is x - a, not a constant: no constant_factor.
+        assert!(c.get("hint").is_none(), "seed {seed}: {r}");
+        let r = grade(value("5999*(x-a)^5999", "6000*(x-a)^5999", seed)).await;
+        let c = &r["components"]["value"];
+        assert_eq!(
+            (c["verdict"].as_str(), c["hint"].as_str()),
+            (Some("incorrect"), Some("constant_factor")),
+            "seed {seed}: {r}"
+        );
+        assert_eq!(c["factor"].as_f64(), Some(6000.0 / 5999.0), "{r}");
+    }
+    // A gradient too: d/dx x^3*y is 3*x^2*y, exactly; 3.0000001*x^2*y is not.
+    let r = grade(
+        json!({"expression": "x^3*y + 1/3*y^3", "answer": {"x": "3*x^2*y", "y": "x^3 + y^2"}}),
+    )
+    .await;
+    assert_eq!(r["verdict"], "correct", "{r}");
+    let r =
+        grade(json!({"expression": "x^3*y", "answer": {"x": "3.0000001*x^2*y", "y": "x^3"}})).await;
+    assert_eq!(r["components"]["x"]["verdict"], "incorrect", "{r}");
+    assert_eq!(r["components"]["x"]["hint"], "constant_factor", "{r}");
+}

@@ -15,6 +15,7 @@
 //! submissions (rows, matrices, the hints only a whole answer shows, the score).
 
 pub mod answer;
+pub mod exact;
 pub mod matrix;
 
 use std::collections::HashMap;
@@ -106,10 +107,10 @@ pub struct Counterexample {
 /// The verdict on one component.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// Right; `symbolic` when proved, else agreeing at every sample.
+    /// Right, and how that was decided.
     Correct {
-        /// Proved by canonical forms rather than sampled.
-        symbolic: bool,
+        /// A proof, exact arithmetic, or sampling.
+        method: Method,
     },
     /// Wrong.
     Incorrect {
@@ -117,11 +118,41 @@ pub enum Verdict {
         counterexample: Counterexample,
         /// The common mistake it is, if certain.
         hint: Option<Hint>,
+        /// `submitted = factor × expected` everywhere (with the hints of a factor).
+        factor: Option<f64>,
+        /// `submitted - expected` where exact arithmetic showed it is one number
+        /// everywhere, as text (`"-1"`, `"1/2"`).
+        difference: Option<String>,
+        /// How it was decided.
+        method: Method,
     },
     /// The answer does not read (or names an unknown symbol).
     Invalid(ApiError),
     /// Too few points where the reference is defined to decide.
     Undecided,
+}
+
+/// How a verdict was reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// The canonical difference is 0: a proof.
+    Symbolic,
+    /// Exact rational arithmetic at random points (`exact.rs`: wrong with a chance below
+    /// 10^-12).
+    Exact,
+    /// Agreement (or not) at sampled points within the tolerances.
+    Numeric,
+}
+
+impl Method {
+    /// The contract's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Symbolic => "symbolic",
+            Method::Exact => "exact",
+            Method::Numeric => "numeric",
+        }
+    }
 }
 
 /// Grades answers against one reference program.
@@ -147,6 +178,15 @@ pub struct Grader {
     budget: Budget,
     parse: parse::ParseOptions,
     memo: HashMap<(ExprId, ExprId), (Verdict, Vec<f64>)>,
+}
+
+/// `submitted / expected` where it is one number at every sample (the factor of a hint).
+fn constant_ratio(expected: &[f64], values: &[f64]) -> Option<f64> {
+    let (r, a) = expected
+        .iter()
+        .zip(values)
+        .max_by(|a, b| a.0.abs().total_cmp(&b.0.abs()))?;
+    (r.abs() > 0.0).then(|| a / r)
 }
 
 /// A splitmix64 generator: small, seedable, the same on every machine.
@@ -339,7 +379,12 @@ impl Grader {
         let difference = self.pool.sub(reference, answer);
         let zero = |pool: &Pool, d: ExprId| pool.node(d).as_num() == Some(0.0);
         if answer == reference || zero(&self.pool, difference) {
-            return (Verdict::Correct { symbolic: true }, values);
+            return (
+                Verdict::Correct {
+                    method: Method::Symbolic,
+                },
+                values,
+            );
         }
         // Spellings that differ in what is multiplied out (`2*x*(y - x^2)` against
         // `2*x*y - 2*x^3`, `(x + 1)^2` against `x^2 + 2*x + 1`) are equal once expanded.
@@ -347,7 +392,17 @@ impl Grader {
             .pool
             .expand(difference, EXPAND_MAX_TERMS, EXPAND_MAX_NODES);
         if zero(&self.pool, expanded) {
-            return (Verdict::Correct { symbolic: true }, values);
+            return (
+                Verdict::Correct {
+                    method: Method::Symbolic,
+                },
+                values,
+            );
+        }
+        // Rational functions with exact coefficients: decided in exact arithmetic, where
+        // no tolerance can let a wrong answer pass.
+        if let Some(verdict) = self.exact(reference, answer) {
+            return (verdict, values);
         }
         let Some(&k) = self.output_of.get(&reference) else {
             return (Verdict::Undecided, values);
@@ -363,19 +418,141 @@ impl Grader {
             .any(|(&r, &a)| a.is_finite() && !close(r, a, o));
         let undefined = values.iter().filter(|a| !a.is_finite()).count();
         if !differs && undefined * 4 <= values.len() {
-            return (Verdict::Correct { symbolic: false }, values);
+            return (
+                Verdict::Correct {
+                    method: Method::Numeric,
+                },
+                values,
+            );
         }
         let Some(counterexample) = tape.as_ref().and_then(|t| self.counterexample(k, t)) else {
             return (Verdict::Undecided, values);
         };
         let hint = self.hint(reference, &expected, &values);
+        let factor = match hint {
+            Some(Hint::ConstantFactor) => constant_ratio(&expected, &values),
+            _ => None,
+        };
         (
             Verdict::Incorrect {
                 counterexample,
                 hint,
+                factor,
+                difference: None,
+                method: Method::Numeric,
             },
             values,
         )
+    }
+
+    /// The verdict of exact arithmetic, where both sides are rational functions with
+    /// exact coefficients (`None`: not decided that way).
+    fn exact(&mut self, reference: ExprId, answer: ExprId) -> Option<Verdict> {
+        // Only where the reference function is defined somewhere (`ln(-1 - x^2)` has a
+        // rational derivative but is defined nowhere: undecided, as sampling says).
+        if !self.decidable() {
+            return None;
+        }
+        let n = self.variables.len();
+        let params: Vec<(ExprId, f64)> = self.inputs[n..]
+            .iter()
+            .copied()
+            .zip(self.params.iter().copied())
+            .collect();
+        let ex = exact::Exact::new(&self.pool, &[reference, answer], &self.inputs[..n], &params)?;
+        match ex.decide(reference, answer, n, self.options.seed, &self.budget) {
+            exact::Decision::Unknown => None,
+            exact::Decision::Equal => Some(Verdict::Correct {
+                method: Method::Exact,
+            }),
+            exact::Decision::Differs { constant, ratio } => {
+                let (counterexample, r, a) = self.exact_counterexample(&ex, reference, answer)?;
+                // The constant difference and ratio read at the counterexample, a small
+                // point, where they are small numbers.
+                let small = r.reduced().zip(a.reduced());
+                let factor = small
+                    .as_ref()
+                    .filter(|(r, _)| ratio && *r.numer() != 0.into())
+                    .map(|(r, a)| a / r);
+                let hint = match &factor {
+                    Some(f) if exact::is_minus_one(f) => Some(Hint::SignError),
+                    Some(_) => Some(Hint::ConstantFactor),
+                    None => None,
+                };
+                Some(Verdict::Incorrect {
+                    counterexample,
+                    hint,
+                    factor: factor
+                        .filter(|_| hint == Some(Hint::ConstantFactor))
+                        .map(|f| exact::ratio_f64(&f)),
+                    difference: small
+                        .filter(|_| constant)
+                        .map(|(r, a)| exact::text(&(a - r))),
+                    method: Method::Exact,
+                })
+            }
+        }
+    }
+
+    /// The simplest point (small integers and halves first, inside the box) where exact
+    /// arithmetic shows the answer differs, else a sample where it does; with the exact
+    /// values of the reference and the answer there.
+    fn exact_counterexample(
+        &self,
+        ex: &exact::Exact<'_>,
+        reference: ExprId,
+        answer: ExprId,
+    ) -> Option<(Counterexample, exact::Frac, exact::Frac)> {
+        let at = |p: &[f64]| {
+            let (r, a) = ex.values_at(reference, answer, p)?;
+            (r != a).then(|| {
+                let c = Counterexample {
+                    point: p.to_vec(),
+                    expected: r.to_f64(),
+                    submitted: a.to_f64(),
+                };
+                (c, r, a)
+            })
+        };
+        // The first point whose numbers are small enough to show (and to read a
+        // difference or a factor from); else the first point where they differ.
+        let mut first = None;
+        for p in self.simple_points().iter().chain(&self.samples) {
+            if let Some(found) = at(p) {
+                if found.1.reduced().is_some() && found.2.reduced().is_some() {
+                    return Some(found);
+                }
+                first = first.or(Some(found));
+            }
+        }
+        first
+    }
+
+    /// Points of small integers and halves inside the box, simplest first.
+    fn simple_points(&self) -> Vec<Vec<f64>> {
+        const SIMPLE: [f64; 13] = [
+            1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0, 1.5, -1.5, 3.0, -3.0, 2.5, -2.5,
+        ];
+        let n = self.variables.len();
+        let mut rng = Rng(self.options.seed ^ 0x5eed);
+        let mut candidates: Vec<Vec<usize>> = vec![vec![0; n], vec![1; n], vec![4; n]];
+        for _ in 0..300 {
+            candidates.push(
+                (0..n)
+                    .map(|_| (rng.next() % SIMPLE.len() as u64) as usize)
+                    .collect(),
+            );
+        }
+        candidates.sort_by_key(|c| c.iter().sum::<usize>());
+        candidates
+            .into_iter()
+            .map(|c| c.iter().map(|&i| SIMPLE[i]).collect::<Vec<f64>>())
+            .filter(|p| {
+                p.iter()
+                    .zip(&self.bounds)
+                    .all(|(x, &(lo, hi))| (lo..=hi).contains(x))
+            })
+            .collect()
     }
 
     /// The simplest point (small integers and halves first) where the reference is
@@ -393,29 +570,7 @@ impl Grader {
             let differs = !a.is_finite() || !close(r[k], a, &self.options);
             differs.then_some((r[k], a))
         };
-        const SIMPLE: [f64; 13] = [
-            1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0, 1.5, -1.5, 3.0, -3.0, 2.5, -2.5,
-        ];
-        let n = self.variables.len();
-        let mut rng = Rng(self.options.seed ^ 0x5eed);
-        let mut candidates: Vec<Vec<usize>> = vec![vec![0; n], vec![1; n], vec![4; n]];
-        for _ in 0..300 {
-            candidates.push(
-                (0..n)
-                    .map(|_| (rng.next() % SIMPLE.len() as u64) as usize)
-                    .collect(),
-            );
-        }
-        candidates.sort_by_key(|c| c.iter().sum::<usize>());
-        for c in candidates {
-            let p: Vec<f64> = c.iter().map(|&i| SIMPLE[i]).collect();
-            let inside = p
-                .iter()
-                .zip(&self.bounds)
-                .all(|(x, &(lo, hi))| (lo..=hi).contains(x));
-            if !inside {
-                continue;
-            }
+        for p in self.simple_points() {
             if let Some((expected, submitted)) = eval(&p) {
                 return Some(Counterexample {
                     point: p,
