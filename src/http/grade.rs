@@ -14,7 +14,7 @@ use crate::service::grade::answer::{
     grade_submission, Components, GradeKind, Graded, Outcome, Row,
 };
 use crate::service::grade::matrix::{self, MatrixGradeOptions};
-use crate::service::grade::{GradeOptions, Grader, Hint, Verdict, DEFAULT_BOX};
+use crate::service::grade::{GradeOptions, Grader, Hint, VarDomain, Verdict};
 use crate::service::points::{number, read_parameters, Layout};
 use crate::service::program::{program, Spec};
 use crate::service::tensor::{self, is_tensor_request, TKind, Variables};
@@ -98,30 +98,81 @@ fn options(req: &GradeRequest, variables: &[String]) -> Result<GradeOptions, Api
     }
     o.seed = req.seed.unwrap_or(0);
     if let Some(domain) = &req.domain {
-        let mut boxes = vec![DEFAULT_BOX; variables.len()];
-        for (name, b) in domain {
+        let mut each = vec![VarDomain::default(); variables.len()];
+        for (name, spec) in domain {
             let Some(k) = variables.iter().position(|v| v == name) else {
                 return Err(ApiError::invalid_request(format!(
-                    "'domain' has a box for {name:?}, which is not a variable"
+                    "'domain' has an entry for {name:?}, which is not a variable"
                 )));
             };
-            let bounds = b
-                .as_array()
-                .map(|xs| xs.iter().map(Value::as_f64).collect::<Vec<_>>());
-            match bounds.as_deref() {
-                Some([Some(lo), Some(hi)]) if lo.is_finite() && hi.is_finite() && lo < hi => {
-                    boxes[k] = (*lo, *hi)
-                }
-                _ => {
-                    return Err(ApiError::invalid_request(format!(
-                        "the box of {name:?} is [low, high] with finite low < high, not {b}"
-                    )))
-                }
-            }
+            each[k] = var_domain(name, spec)?;
         }
-        o.domain = Some(boxes);
+        o.domain = each;
     }
     Ok(o)
+}
+
+/// One variable's entry of `domain`: a box `[low, high]`, an assumption (`"integer"`,
+/// `"positive"`, `"negative"`, `"nonzero"`), or an object combining them
+/// (`{"range": [0, 6], "integer": true}`).
+fn var_domain(name: &str, spec: &Value) -> Result<VarDomain, ApiError> {
+    let mut d = VarDomain::default();
+    let bad_box = |b: &Value| {
+        ApiError::invalid_request(format!(
+            "the box of {name:?} is [low, high] with finite low < high, not {b}"
+        ))
+    };
+    let read_box = |b: &Value| -> Result<(f64, f64), ApiError> {
+        let bounds = b
+            .as_array()
+            .map(|xs| xs.iter().map(Value::as_f64).collect::<Vec<_>>());
+        match bounds.as_deref() {
+            Some([Some(lo), Some(hi)]) if lo.is_finite() && hi.is_finite() && lo < hi => {
+                Ok((*lo, *hi))
+            }
+            _ => Err(bad_box(b)),
+        }
+    };
+    let assume = |d: &mut VarDomain, what: &str, on: bool| -> Result<(), ApiError> {
+        let slot = match what {
+            "integer" => &mut d.integer,
+            "positive" => &mut d.positive,
+            "negative" => &mut d.negative,
+            "nonzero" => &mut d.nonzero,
+            _ => {
+                return Err(ApiError::invalid_request(format!(
+                    "the domain of {name:?} is a box [low, high], one of \"integer\", \"positive\", \"negative\", \"nonzero\", or an object of \"range\" and those (true or false), not {what:?}"
+                )))
+            }
+        };
+        *slot = on;
+        Ok(())
+    };
+    match spec {
+        Value::Array(_) => d.range = Some(read_box(spec)?),
+        Value::String(s) => assume(&mut d, s, true)?,
+        Value::Object(m) => {
+            for (key, v) in m {
+                if key == "range" {
+                    d.range = Some(read_box(v)?);
+                    continue;
+                }
+                let Some(on) = v.as_bool() else {
+                    return Err(ApiError::invalid_request(format!(
+                        "{key:?} in the domain of {name:?} is true or false, not {v}"
+                    )));
+                };
+                assume(&mut d, key, on)?;
+            }
+        }
+        _ => return Err(bad_box(spec)),
+    }
+    if !d.satisfiable(d.bounds(0)) {
+        return Err(ApiError::invalid_request(format!(
+            "no value of {name:?} satisfies its domain {spec}"
+        )));
+    }
+    Ok(d)
 }
 
 async fn answer(
@@ -132,7 +183,7 @@ async fn answer(
     let name = req.kind.as_deref().unwrap_or("gradient");
     let Some(kind) = GradeKind::from_name(name) else {
         return Err(ApiError::invalid_request(format!(
-            "unknown kind {name:?}: one of gradient, jacobian, hessian, value"
+            "unknown kind {name:?}: one of gradient, jacobian, hessian, value, antiderivative"
         )));
     };
     let exprs = match (kind, &req.expression, &req.expressions) {
@@ -168,7 +219,18 @@ async fn answer(
         parameters: &names,
     };
     let (program, hit) = program(&state, spec, &budget).await?;
-    let options = options(&req, &program.variables)?;
+    if kind == GradeKind::Antiderivative
+        && (program.variables.is_empty()
+            || (req.variables.is_none() && program.variables.len() > 1))
+    {
+        return Err(ApiError::invalid_request(format!(
+            "kind 'antiderivative' needs the variable of integration: give 'variables' \
+             (the first is integrated along), here among {:?}",
+            program.variables
+        )));
+    }
+    let mut options = options(&req, &program.variables)?;
+    options.values_only = matches!(kind, GradeKind::Value | GradeKind::Antiderivative);
     let config = state.config.clone();
     let body = state
         .workers
@@ -183,7 +245,17 @@ async fn answer(
                     .check()
                     .map_err(|e| ApiError::exhausted(e, &config))?;
                 let outcome = grade_submission(&mut grader, &program, kind, a);
-                results.push(outcome_json(&outcome, vars));
+                let mut result = outcome_json(&outcome, vars);
+                let boxes = grader.sampled_domain().filter(|_| outcome.sampled());
+                if let (Some(boxes), Value::Object(m)) = (boxes, &mut result) {
+                    let boxes: Map<String, Value> = vars
+                        .iter()
+                        .zip(boxes)
+                        .map(|(v, &(lo, hi))| (v.clone(), json!([number(lo), number(hi)])))
+                        .collect();
+                    m.insert("sampled_domain".into(), Value::Object(boxes));
+                }
+                results.push(result);
             }
             body(results, batch)
         })
@@ -225,10 +297,18 @@ async fn grade_matrices(
     let (program, scope, hit) = tensor::program(&state, &treq, &budget).await?;
     let names = program.variable_names();
     let base = options(&req, &names)?;
-    let boxes = match (&req.domain, &base.domain) {
-        (Some(_), Some(b)) => names.iter().cloned().zip(b.iter().copied()).collect(),
-        _ => Vec::new(),
-    };
+    let mut boxes = Vec::new();
+    for (name, d) in names.iter().zip(&base.domain) {
+        if d.integer || d.positive || d.negative || d.nonzero {
+            return Err(ApiError::invalid_request(format!(
+                "with vectors and matrices, the domain of {name:?} is a box [low, high]: \
+                 integer and sign assumptions are for scalar variables"
+            )));
+        }
+        if let Some(b) = d.range {
+            boxes.push((name.clone(), b));
+        }
+    }
     let options = MatrixGradeOptions {
         samples: base.samples,
         rtol: base.rtol,

@@ -25,6 +25,7 @@ mod spellings;
 mod support;
 mod tape;
 mod tensor;
+mod verdicts;
 
 /// Rosenbrock's function in `n` dimensions as one expression over `x0 .. x{n-1}`.
 pub fn rosenbrock(n: usize) -> String {

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::{Grader, Hint, Verdict};
+use super::{Grader, Hint, Method, Verdict};
 use crate::engine::ExprId;
 use crate::service::points::Layout;
 use crate::service::program::{Kind, Program};
@@ -23,6 +23,8 @@ pub enum GradeKind {
     Hessian,
     /// The expression itself.
     Value,
+    /// A function whose derivative along the first variable is the expression.
+    Antiderivative,
 }
 
 impl GradeKind {
@@ -33,6 +35,7 @@ impl GradeKind {
             "jacobian" => Some(GradeKind::Jacobian),
             "hessian" => Some(GradeKind::Hessian),
             "value" => Some(GradeKind::Value),
+            "antiderivative" => Some(GradeKind::Antiderivative),
             _ => None,
         }
     }
@@ -42,7 +45,7 @@ impl GradeKind {
         match self {
             GradeKind::Jacobian => Kind::Jacobian,
             GradeKind::Hessian => Kind::Hessian,
-            GradeKind::Gradient | GradeKind::Value => Kind::Gradient,
+            GradeKind::Gradient | GradeKind::Value | GradeKind::Antiderivative => Kind::Gradient,
         }
     }
 }
@@ -155,6 +158,24 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether some verdict rested on the sampled points (numeric, or undecided).
+    pub fn sampled(&self) -> bool {
+        let rests = |c: &Graded| match &c.verdict {
+            Verdict::Correct { method } | Verdict::Incorrect { method, .. } => {
+                *method == Method::Numeric
+            }
+            Verdict::Undecided => true,
+            Verdict::Invalid(_) => false,
+        };
+        match &self.components {
+            Components::Value(c) => rests(c),
+            Components::Row(r) => r.items.iter().any(|(_, c)| rests(c)),
+            Components::Matrix { rows, .. } => {
+                rows.iter().any(|r| r.items.iter().any(|(_, c)| rests(c)))
+            }
+        }
+    }
+
     /// How counterexample points are spelled: like the answer's (first) row.
     pub fn point_layout(&self) -> Layout {
         match &self.components {
@@ -173,10 +194,11 @@ pub fn grade_submission(
     answer: &Value,
 ) -> Outcome {
     let components = match kind {
-        GradeKind::Value => {
+        GradeKind::Value | GradeKind::Antiderivative => {
             let reference = program.values().first().copied();
+            let integrate = kind == GradeKind::Antiderivative;
             Components::Value(match reference {
-                Some(r) => component(g, r, Some(answer)),
+                Some(r) => graded(g, r, Some(answer), integrate),
                 None => Graded::invalid(ApiError::internal("a reference without a value")),
             })
         }
@@ -257,6 +279,12 @@ fn matrix_rows(
 
 /// Grades one formula (a JSON string, or a number) against `reference`.
 fn component(g: &mut Grader, reference: ExprId, answer: Option<&Value>) -> Graded {
+    graded(g, reference, answer, false)
+}
+
+/// Grades one formula against `reference`: the formula itself, or (`integrate`) its
+/// derivative along the first variable.
+fn graded(g: &mut Grader, reference: ExprId, answer: Option<&Value>, integrate: bool) -> Graded {
     let text = match answer {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -267,7 +295,11 @@ fn component(g: &mut Grader, reference: ExprId, answer: Option<&Value>) -> Grade
         }
         None => return Graded::invalid(ApiError::missing_value("no answer for this component")),
     };
-    let (verdict, values) = g.grade(reference, &text);
+    let (verdict, values) = if integrate {
+        g.grade_antiderivative(reference, &text)
+    } else {
+        g.grade(reference, &text)
+    };
     Graded {
         verdict,
         extra: false,

@@ -23,6 +23,8 @@ use crate::service::error::ApiError;
 use crate::service::points::number;
 use crate::service::tensor::{json_of, TensorProgram};
 
+use super::DEFAULT_BOX;
+
 /// How a matrix submission is graded.
 #[derive(Clone, Debug)]
 pub struct MatrixGradeOptions {
@@ -154,7 +156,30 @@ pub fn grade_submission(
     } else {
         "undecided"
     };
-    Ok(json!({"verdict": verdict, "score": correct as f64 / n as f64, "components": components}))
+    let sampled = components
+        .values()
+        .any(|c| c["method"] == "numeric" || c["verdict"] == "undecided");
+    let mut result =
+        json!({"verdict": verdict, "score": correct as f64 / n as f64, "components": components});
+    // Where the service chose a box and sampled, the response says which.
+    let chosen = vars
+        .iter()
+        .any(|v| !options.boxes.iter().any(|(n, _)| n == &v.name));
+    if let (true, true, Value::Object(m)) = (sampled, chosen, &mut result) {
+        let boxes: Map<String, Value> = vars
+            .iter()
+            .map(|v| {
+                let (lo, hi) = options
+                    .boxes
+                    .iter()
+                    .find(|(n, _)| n == &v.name)
+                    .map_or(DEFAULT_BOX, |(_, b)| *b);
+                (v.name.clone(), json!([lo, hi]))
+            })
+            .collect();
+        m.insert("sampled_domain".into(), Value::Object(boxes));
+    }
+    Ok(result)
 }
 
 fn grade_one(
@@ -284,7 +309,7 @@ fn grade_one(
                 .boxes
                 .iter()
                 .find(|(n, _)| n == name)
-                .map_or((-2.0, 2.0), |(_, b)| *b);
+                .map_or(DEFAULT_BOX, |(_, b)| *b);
             let d = Dense {
                 rows: r,
                 cols: c,

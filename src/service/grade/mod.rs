@@ -45,8 +45,100 @@ pub struct GradeOptions {
     pub atol: f64,
     /// Seed of the sampler: the same request gives the same response.
     pub seed: u64,
-    /// A box per variable, aligned with the variables; `None` for the default.
-    pub domain: Option<Vec<(f64, f64)>>,
+    /// What the request says of each variable, aligned with the variables (empty: the
+    /// defaults for all).
+    pub domain: Vec<VarDomain>,
+    /// Only the functions are graded (kinds `value`, `antiderivative`): a sample needs
+    /// them finite, not their derivatives.
+    pub values_only: bool,
+}
+
+/// What a request says of one variable's values: a box, and assumptions that sampling
+/// respects (and exact arithmetic needs not: a rational identity on the integers or a
+/// half-line is one everywhere).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct VarDomain {
+    /// The box given by the request; `None`: the service chooses (and may move) it.
+    pub range: Option<(f64, f64)>,
+    /// Integers only.
+    pub integer: bool,
+    /// Values > 0.
+    pub positive: bool,
+    /// Values < 0.
+    pub negative: bool,
+    /// Values other than 0.
+    pub nonzero: bool,
+}
+
+impl VarDomain {
+    /// Whether `x` satisfies the assumptions (the box aside).
+    pub fn admits(&self, x: f64) -> bool {
+        (!self.integer || x.fract() == 0.0)
+            && (!self.positive || x > 0.0)
+            && (!self.negative || x < 0.0)
+            && (!self.nonzero || x != 0.0)
+    }
+
+    /// The box of the `attempt`th try (0, 1, 2): the request's, else the service's
+    /// defaults, which move from around 0 to the positive side (negative for a negative
+    /// variable) to a wide box.
+    pub fn bounds(&self, attempt: usize) -> (f64, f64) {
+        if let Some(b) = self.range {
+            return b;
+        }
+        let (lo, hi) = match (self.integer, attempt) {
+            (false, 0) => DEFAULT_BOX,
+            (false, 1) => (0.05, 3.0),
+            (false, _) => (-10.0, 10.0),
+            (true, 0) => INTEGER_BOX,
+            (true, 1) => (1.0, 6.0),
+            (true, _) => (-20.0, 20.0),
+        };
+        if self.negative {
+            // `+ 0.0`: a bound of 0 is 0, not -0.
+            (-hi.max(-lo), -lo.max(0.0) + 0.0)
+        } else if self.positive {
+            (lo.max(0.0), hi)
+        } else {
+            (lo, hi)
+        }
+    }
+
+    /// Whether some value of `bounds` satisfies the assumptions.
+    pub fn satisfiable(&self, (lo, hi): (f64, f64)) -> bool {
+        if self.positive && self.negative {
+            return false;
+        }
+        let (lo, hi) = (
+            if self.positive { lo.max(0.0) } else { lo },
+            if self.negative { hi.min(0.0) } else { hi },
+        );
+        if self.integer {
+            let (a, b) = (lo.ceil(), hi.floor());
+            let strict = |k: f64| self.admits(k);
+            return a <= b && (strict(a) || strict(b) || b - a >= 2.0);
+        }
+        lo < hi || (lo == hi && self.admits(lo))
+    }
+
+    /// A value drawn from `bounds` that satisfies the assumptions, if one was found.
+    fn draw(&self, (lo, hi): (f64, f64), rng: &mut Rng) -> Option<f64> {
+        for _ in 0..16 {
+            let x = if self.integer {
+                let (a, b) = (lo.ceil(), hi.floor());
+                if a > b {
+                    return None;
+                }
+                a + (rng.next() % ((b - a) as u64 + 1)) as f64
+            } else {
+                lo + (hi - lo) * rng.unit()
+            };
+            if self.admits(x) {
+                return Some(x);
+            }
+        }
+        None
+    }
 }
 
 impl Default for GradeOptions {
@@ -56,13 +148,17 @@ impl Default for GradeOptions {
             rtol: 1e-6,
             atol: 1e-9,
             seed: 0,
-            domain: None,
+            domain: Vec::new(),
+            values_only: false,
         }
     }
 }
 
 /// The default box: every variable in [-2, 2], so sign mistakes (`abs(x)` for `x`) show.
 pub const DEFAULT_BOX: (f64, f64) = (-2.0, 2.0);
+
+/// The default box of an integer variable: wide enough for parity mistakes to show.
+pub const INTEGER_BOX: (f64, f64) = (-6.0, 6.0);
 
 /// A hint about a common mistake, given only when the answer matches it at every sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +285,52 @@ fn constant_ratio(expected: &[f64], values: &[f64]) -> Option<f64> {
     (r.abs() > 0.0).then(|| a / r)
 }
 
+/// The tolerances of one component, scaled to the reference: where the reference is
+/// small everywhere (`1e-12*x`), `atol` shrinks with it (to `rtol` times its largest
+/// magnitude), so its values are still compared. A sample is informative when either side
+/// is above 16 times that absolute tolerance: below it, any small answer agrees
+/// (`(x - a)^6000` against `(x - a)^5999` near `x = a`), so it is no evidence. A reference
+/// that is 0 at every sample keeps `atol`: there, only an answer above it is evidence (of
+/// a difference), unless the reference is the number 0.
+#[derive(Clone, Copy, Debug)]
+struct Scale {
+    atol: f64,
+    rtol: f64,
+    /// The reference is 0 at every sample: every sample is evidence.
+    zero: bool,
+}
+
+impl Scale {
+    /// The scale of a reference with values `expected` at the samples; `zero`: the
+    /// reference is the number 0 (not only 0 at every sample, as `exp(-1e6*x^2)` is once
+    /// it underflows, where an answer of 0 is no evidence).
+    fn of(expected: &[f64], o: &GradeOptions, zero: bool) -> Scale {
+        let max = expected
+            .iter()
+            .filter(|r| r.is_finite())
+            .fold(0.0f64, |m, r| m.max(r.abs()));
+        Scale {
+            atol: if max > 0.0 {
+                o.atol.min(o.rtol * max)
+            } else {
+                o.atol
+            },
+            rtol: o.rtol,
+            zero,
+        }
+    }
+
+    /// Whether reference `r` and answer `a` at one sample are evidence.
+    fn informative(self, r: f64, a: f64) -> bool {
+        self.zero || r.abs().max(a.abs()) > 16.0 * self.atol
+    }
+
+    /// Whether `r` and `a` agree within the tolerances.
+    fn close(self, r: f64, a: f64) -> bool {
+        (r - a).abs() <= self.atol + self.rtol * r.abs().max(a.abs())
+    }
+}
+
 /// A splitmix64 generator: small, seedable, the same on every machine.
 struct Rng(u64);
 
@@ -232,12 +374,10 @@ impl Grader {
             output_of.entry(id).or_insert(k);
         }
         let n = vars.len();
-        if let Some(d) = &options.domain {
-            if d.len() != n {
-                return Err(ApiError::internal(
-                    "a domain not aligned with the variables",
-                ));
-            }
+        if !options.domain.is_empty() && options.domain.len() != n {
+            return Err(ApiError::internal(
+                "a domain not aligned with the variables",
+            ));
         }
         let mut g = Grader {
             pool,
@@ -272,30 +412,43 @@ impl Grader {
         self.tape.eval(&input).ok()
     }
 
-    /// Draws the usable samples: points where every output of the reference is finite.
-    fn sample(&mut self) -> Result<(), Exhausted> {
+    /// Each variable's domain (the defaults where the request gave none).
+    fn domains(&self) -> Vec<VarDomain> {
         let n = self.variables.len();
+        let mut d = self.options.domain.clone();
+        d.resize(n, VarDomain::default());
+        d
+    }
+
+    /// Draws the usable samples: points where every output of the reference is finite.
+    /// Boxes the service chose move (around 0, then the positive side, then wide) while
+    /// fewer than half the wanted points are usable.
+    fn sample(&mut self) -> Result<(), Exhausted> {
         let wanted = self.options.samples.max(1);
-        let boxes: Vec<Vec<(f64, f64)>> = match &self.options.domain {
-            Some(d) => vec![d.clone()],
-            None => vec![
-                vec![DEFAULT_BOX; n],
-                vec![(0.05, 3.0); n],
-                vec![(-10.0, 10.0); n],
-            ],
-        };
+        let domains = self.domains();
+        let movable = domains.iter().any(|d| d.range.is_none());
         let mut rng = Rng(self.options.seed);
-        for bounds in boxes {
+        // The outputs that must be finite at a sample: the functions alone when only
+        // they are graded (a derivative along an integer variable means nothing).
+        let needed = if self.options.values_only {
+            self.functions.len()
+        } else {
+            usize::MAX
+        };
+        for attempt in 0..if movable { 3 } else { 1 } {
+            let bounds: Vec<(f64, f64)> = domains.iter().map(|d| d.bounds(attempt)).collect();
             let (mut samples, mut values) = (Vec::new(), Vec::new());
             for i in 0..wanted.saturating_mul(40) {
                 self.budget.check_every(i)?;
-                let p: Vec<f64> = bounds
+                let p: Option<Vec<f64>> = domains
                     .iter()
-                    .map(|&(lo, hi)| lo + (hi - lo) * rng.unit())
+                    .zip(&bounds)
+                    .map(|(d, &b)| d.draw(b, &mut rng))
                     .collect();
+                let Some(p) = p else { continue };
                 if let Some(r) = self
                     .reference(&p)
-                    .filter(|r| r.iter().all(|v| v.is_finite()))
+                    .filter(|r| r[..needed.min(r.len())].iter().all(|v| v.is_finite()))
                 {
                     samples.push(p);
                     values.push(r);
@@ -305,7 +458,7 @@ impl Grader {
                 }
             }
             let enough = samples.len() * 2 >= wanted;
-            if enough || samples.len() > self.samples.len() {
+            if enough || samples.len() > self.samples.len() || attempt == 0 {
                 (self.samples, self.reference_at, self.bounds) = (samples, values, bounds);
             }
             if enough {
@@ -313,6 +466,13 @@ impl Grader {
             }
         }
         Ok(())
+    }
+
+    /// The box per variable the samples came from, when the service chose any of it
+    /// (`sampled_domain` in the response).
+    pub fn sampled_domain(&self) -> Option<&[(f64, f64)]> {
+        let chosen = self.domains().iter().any(|d| d.range.is_none());
+        chosen.then_some(self.bounds.as_slice())
     }
 
     /// Whether there are enough samples to decide anything numerically.
@@ -360,6 +520,65 @@ impl Grader {
         let result = self.grade_node(reference, answer);
         self.memo.insert((reference, answer), result.clone());
         result
+    }
+
+    /// Grades `answer` (text), an antiderivative, against the reference node `reference`:
+    /// its derivative along the first variable must equal it, so any constant of
+    /// integration passes, and a counterexample shows that derivative.
+    pub fn grade_antiderivative(&mut self, reference: ExprId, answer: &str) -> (Verdict, Vec<f64>) {
+        let answer = match self.read(answer) {
+            Ok(a) => a,
+            Err(e) => return (Verdict::Invalid(e), Vec::new()),
+        };
+        let Some(&var) = self.inputs.first() else {
+            return (Verdict::Undecided, Vec::new());
+        };
+        let derivative = match diff::gradient(&mut self.pool, answer, &[var], self.budget.clone()) {
+            Ok(d) => d[0],
+            Err(_) => return (Verdict::Undecided, Vec::new()),
+        };
+        if let Some(done) = self.memo.get(&(reference, derivative)) {
+            return done.clone();
+        }
+        // F itself must be defined where the expression is (`ln(x)` for `1/x` is not an
+        // antiderivative on a domain with negative numbers, though its derivative is 1/x).
+        let result = match self.undefined_at(reference, answer) {
+            Some(counterexample) => {
+                let values = vec![f64::NAN; self.samples.len()];
+                let verdict = Verdict::Incorrect {
+                    counterexample,
+                    hint: None,
+                    factor: None,
+                    difference: None,
+                    method: Method::Numeric,
+                };
+                (verdict, values)
+            }
+            None => self.grade_node(reference, derivative),
+        };
+        self.memo.insert((reference, derivative), result.clone());
+        result
+    }
+
+    /// The simplest point (small integers and halves first, then the samples) where the
+    /// reference is finite and `node` is not: the reference's value there, and `node`'s.
+    fn undefined_at(&self, reference: ExprId, node: ExprId) -> Option<Counterexample> {
+        let k = *self.output_of.get(&reference)?;
+        let tape = Executable::new(compile(&self.pool, &[node], &self.inputs).ok()?);
+        self.simple_points()
+            .iter()
+            .chain(&self.samples)
+            .find_map(|p| {
+                let r = self.reference(p)?.get(k).copied()?;
+                let mut input = p.clone();
+                input.extend(&self.params);
+                let a = tape.eval(&input).ok()?.first().copied()?;
+                (r.is_finite() && !a.is_finite()).then(|| Counterexample {
+                    point: p.clone(),
+                    expected: r,
+                    submitted: a,
+                })
+            })
     }
 
     fn grade_node(&mut self, reference: ExprId, answer: ExprId) -> (Verdict, Vec<f64>) {
@@ -412,23 +631,39 @@ impl Grader {
         }
         let o = &self.options;
         let expected: Vec<f64> = self.reference_at.iter().map(|r| r[k]).collect();
+        let scale = Scale::of(
+            &expected,
+            o,
+            self.pool.node(reference).as_num() == Some(0.0),
+        );
+        // Undefined where the reference is defined: wrong, whatever else agrees.
+        let undefined = values.iter().any(|a| !a.is_finite());
         let differs = expected
             .iter()
             .zip(&values)
-            .any(|(&r, &a)| a.is_finite() && !close(r, a, o));
-        let undefined = values.iter().filter(|a| !a.is_finite()).count();
-        if !differs && undefined * 4 <= values.len() {
-            return (
+            .any(|(&r, &a)| scale.informative(r, a) && !scale.close(r, a));
+        if !undefined && !differs {
+            // Agreement counts only at informative samples: where both sides are
+            // negligible against the reference's scale, any answer would agree.
+            let informative = expected
+                .iter()
+                .zip(&values)
+                .filter(|&(&r, &a)| scale.informative(r, a))
+                .count();
+            let verdict = if informative * 2 >= o.samples.max(1) {
                 Verdict::Correct {
                     method: Method::Numeric,
-                },
-                values,
-            );
+                }
+            } else {
+                Verdict::Undecided
+            };
+            return (verdict, values);
         }
-        let Some(counterexample) = tape.as_ref().and_then(|t| self.counterexample(k, t)) else {
+        let Some(counterexample) = tape.as_ref().and_then(|t| self.counterexample(k, t, scale))
+        else {
             return (Verdict::Undecided, values);
         };
-        let hint = self.hint(reference, &expected, &values);
+        let hint = self.hint(reference, &expected, &values, scale);
         let factor = match hint {
             Some(Hint::ConstantFactor) => constant_ratio(&expected, &values),
             _ => None,
@@ -534,6 +769,7 @@ impl Grader {
             1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0, 1.5, -1.5, 3.0, -3.0, 2.5, -2.5,
         ];
         let n = self.variables.len();
+        let domains = self.domains();
         let mut rng = Rng(self.options.seed ^ 0x5eed);
         let mut candidates: Vec<Vec<usize>> = vec![vec![0; n], vec![1; n], vec![4; n]];
         for _ in 0..300 {
@@ -550,7 +786,8 @@ impl Grader {
             .filter(|p| {
                 p.iter()
                     .zip(&self.bounds)
-                    .all(|(x, &(lo, hi))| (lo..=hi).contains(x))
+                    .zip(&domains)
+                    .all(|((x, &(lo, hi)), d)| (lo..=hi).contains(x) && d.admits(*x))
             })
             .collect()
     }
@@ -558,16 +795,17 @@ impl Grader {
     /// The simplest point (small integers and halves first) where the reference is
     /// defined and the answer differs from it (or is undefined), else the first such
     /// sample.
-    fn counterexample(&self, k: usize, tape: &Executable) -> Option<Counterexample> {
+    fn counterexample(&self, k: usize, tape: &Executable, scale: Scale) -> Option<Counterexample> {
         let eval = |p: &[f64]| -> Option<(f64, f64)> {
             let r = self.reference(p)?;
-            if !r.iter().all(|v| v.is_finite()) {
+            if !r[k].is_finite() || (!self.options.values_only && !r.iter().all(|v| v.is_finite()))
+            {
                 return None;
             }
             let mut input = p.to_vec();
             input.extend(&self.params);
             let a = tape.eval(&input).ok()?.first().copied()?;
-            let differs = !a.is_finite() || !close(r[k], a, &self.options);
+            let differs = !a.is_finite() || (scale.informative(r[k], a) && !scale.close(r[k], a));
             differs.then_some((r[k], a))
         };
         for p in self.simple_points() {
@@ -590,20 +828,39 @@ impl Grader {
 
     /// A hint certain at every sample: a constant factor (-1 is a sign error), or a
     /// missing chain factor of an inner function of the reference.
-    fn hint(&mut self, reference: ExprId, expected: &[f64], values: &[f64]) -> Option<Hint> {
+    fn hint(
+        &mut self,
+        reference: ExprId,
+        expected: &[f64],
+        values: &[f64],
+        scale: Scale,
+    ) -> Option<Hint> {
         let o = self.options.clone();
         if values.iter().any(|v| !v.is_finite()) {
             return None;
         }
-        let pivot = expected
+        // Only informative samples are evidence of a factor.
+        let mask: Vec<bool> = expected
             .iter()
             .zip(values)
+            .map(|(&r, &a)| scale.informative(r, a))
+            .collect();
+        let (expected, values): (Vec<f64>, Vec<f64>) = expected
+            .iter()
+            .zip(values)
+            .zip(&mask)
+            .filter(|(_, &m)| m)
+            .map(|(p, _)| p)
+            .unzip();
+        let pivot = expected
+            .iter()
+            .zip(&values)
             .max_by(|a, b| a.0.abs().total_cmp(&b.0.abs()))?;
-        if pivot.0.abs() > 1e-9 {
+        if pivot.0.abs() > 1e-9 && expected.len() * 2 >= o.samples.max(1) {
             let c = pivot.1 / pivot.0;
             if expected
                 .iter()
-                .zip(values)
+                .zip(&values)
                 .all(|(&r, &a)| close(c * r, a, &o))
             {
                 if close(c, -1.0, &o) {
@@ -629,7 +886,10 @@ impl Grader {
             };
             let matches = rows
                 .iter()
-                .zip(expected.iter().zip(values))
+                .zip(&mask)
+                .filter(|(_, &m)| m)
+                .map(|(d, _)| d)
+                .zip(expected.iter().zip(&values))
                 .all(|(d, (&r, &a))| d.first().is_some_and(|&d| close(a * d, r, &o)));
             if matches {
                 return Some(Hint::MissingChainFactor);
