@@ -5,7 +5,9 @@
 //! - W2: Rosenbrock in n dimensions as one expression string: parse + differentiate +
 //!   compile, and evaluation of value and gradient;
 //! - W3: swell: the gradient of x1*x2*...*x1000, and of sin nested 50 deep around x*y;
-//! - W4: grading a class: 1,000 submissions of 4a's gradient in one `/v1/grade` request.
+//! - W4: grading a class: 1,000 submissions of 4a's gradient in one `/v1/grade` request;
+//!   and the exact-arithmetic path: 1,000 submissions of an expansion of a degree-13
+//!   polynomial, and one `(x-a)^6000` against `(x-a)^5999` (numbers of 240,000 bits).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -251,10 +253,123 @@ fn w4(c: &mut Criterion) {
             r.into_body().collect().await.unwrap().to_bytes().len()
         })
     };
+    let post = |body: &str| {
+        let req = axum::http::Request::post("/v1/grade")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        rt.block_on(async {
+            let r = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.into_body().collect().await.unwrap().to_bytes()
+        })
+    };
+    // The exact path: a third of the class right (expanded), a third with the constant
+    // term off by one, a third twice the reference; half spelled uniquely.
+    let exact_class = serde_json::json!({
+        "expression": EXPANSION_REFERENCE, "kind": "value",
+        "answers": (0..1000).map(|i| {
+            let a = match i % 3 {
+                0 => EXPANSION.to_string(),
+                1 => EXPANSION.replace("- 2680000000", "- 2680000001"),
+                _ => format!("2*({EXPANSION})"),
+            };
+            if i % 2 == 0 { format!("{a} + 0*{i}") } else { a }
+        }).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let shown = post(&exact_class);
+    assert!(String::from_utf8_lossy(&shown).contains("\"exact\""));
+    let big = r#"{"expression": "(x-a)^6000", "kind": "value", "answer": "(x-a)^5999"}"#;
+    assert!(String::from_utf8_lossy(&post(big)).contains("\"exact\""));
     let mut g = c.benchmark_group("W4 grade");
     g.sample_size(10);
     g.bench_function("1000 submissions of 4a in one request", |b| b.iter(grade));
+    // By hand: what grading a class numerically costs at the least, without reading a
+    // formula: the distinct submissions evaluated by hand-written Rust at 24 points each.
+    g.bench_function("by hand: 4a answers at 24 points", |b| {
+        b.iter(|| black_box(w4_by_hand(black_box(502))))
+    });
+    g.bench_function("exact: 1000 expansions in one request", |b| {
+        b.iter(|| post(&exact_class).len())
+    });
+    // By hand: the distinct submissions evaluated in big integers at two 40-bit points
+    // (what the exact path does, without reading a formula).
+    g.bench_function("by hand: expansions at 2 big-integer points", |b| {
+        b.iter(|| black_box(exact_by_hand(black_box(502))))
+    });
+    g.bench_function("exact: (x-a)^6000 against (x-a)^5999", |b| {
+        b.iter(|| post(big).len())
+    });
     g.finish();
+}
+
+/// The reference of the exact-path class, and its expansion (multiplied out by hand).
+const EXPANSION_REFERENCE: &str = "512*(2*x+5)^7*(5*x-1)^5*(70*x+67)";
+const EXPANSION: &str = "14336000000*x^13 + 250265600000*x^12 + 1862860800000*x^11 + 7623925760000*x^10 + 18290677760000*x^9 + 24744757985280*x^8 + 14567212351488*x^7 - 3267871272960*x^6 - 6408053107200*x^5 + 670406720000*x^4 + 1179708800000*x^3 - 429244800000*x^2 + 56696000000*x - 2680000000";
+const EXPANSION_COEFFICIENTS: [i64; 14] = [
+    14336000000,
+    250265600000,
+    1862860800000,
+    7623925760000,
+    18290677760000,
+    24744757985280,
+    14567212351488,
+    -3267871272960,
+    -6408053107200,
+    670406720000,
+    1179708800000,
+    -429244800000,
+    56696000000,
+    -2680000000,
+];
+
+/// `n` submissions checked by hand in big integers: the factored reference and the
+/// expansion (Horner) at two 40-bit points; the count of those that agree.
+fn exact_by_hand(n: usize) -> usize {
+    use num_bigint::BigInt;
+    let points = [
+        BigInt::from(549_755_813_887i64),
+        BigInt::from(-412_316_860_416i64),
+    ];
+    let mut agree = 0;
+    for _ in 0..n {
+        let ok = points.iter().all(|x| {
+            let a: BigInt = BigInt::from(2) * x + 5;
+            let b: BigInt = BigInt::from(5) * x - 1;
+            let c: BigInt = BigInt::from(70) * x + 67;
+            let f = BigInt::from(512) * a.pow(7u32) * b.pow(5u32) * c;
+            let p = EXPANSION_COEFFICIENTS
+                .iter()
+                .fold(BigInt::from(0), |acc, &c| acc * x + c);
+            f == p
+        });
+        agree += usize::from(ok);
+    }
+    agree
+}
+
+/// `n` submissions of 4a's gradient checked by hand at 24 points: the reference and the
+/// sheet's printed answer (the incorrect third), compared within the tolerances.
+fn w4_by_hand(n: usize) -> usize {
+    let mut agree = 0;
+    for s in 0..n {
+        let mut ok = true;
+        for i in 0..24 {
+            let t = (i * 7 + s) as f64;
+            let (x, y, z) = (
+                (t * 0.37).sin() * 2.0,
+                (t * 0.51).cos() * 2.0,
+                (t * 0.23).sin() * 2.0,
+            );
+            let r = w1_by_hand(x, y, z);
+            let u = x * x * y * y * y * z;
+            let a = x - 2.0 * x * y * y * y * z / (1.0 + u.exp());
+            ok &= (r[1] - a).abs() <= 1e-9 + 1e-6 * r[1].abs();
+        }
+        agree += usize::from(ok);
+    }
+    agree
 }
 
 criterion_group!(benches, w1, w2, w3, w4);

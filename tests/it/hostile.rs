@@ -93,4 +93,33 @@ proptest! {
         let r = runtime().block_on(send(&app, "POST", "/v1/gradient", Some("application/json"), body.to_string()));
         check(r.status, &r.body)?;
     }
+
+    #[test]
+    fn hostile_grading_domains_and_kinds_get_an_answer_or_a_documented_error(
+        domain in prop_oneof![
+            Just(json!("integer")), Just(json!("positive")), Just(json!("negative")),
+            Just(json!("nonzero")), Just(json!("odd")), Just(json!([-1e308, 1e308])),
+            Just(json!({"range": [-1e308, 1e308], "integer": true})),
+            Just(json!({"range": [0, 0.5], "integer": true})),
+            Just(json!({"range": [-3, -1], "positive": true})),
+            Just(json!({"positive": true, "negative": true})),
+            Just(json!({"integer": 1})), Just(json!({"range": "x"})), Just(json!([1, 1])),
+            Just(json!([2, 1])), Just(json!(null)), Just(json!([1, 2, 3])),
+            Just(json!({"range": [1e-300, 2e-300], "nonzero": true})),
+        ],
+        kind in prop::sample::select(&["gradient", "value", "antiderivative", "hessian"][..]),
+        src in expression(),
+        answer in expression(),
+    ) {
+        let app = router(Config::default());
+        let answer = match kind {
+            "gradient" => json!({"x": answer}),
+            "hessian" => json!({"x": {"x": answer}}),
+            _ => json!(answer),
+        };
+        let body = json!({"expression": src, "variables": ["x"], "kind": kind,
+                          "answer": answer, "domain": {"x": domain}});
+        let r = runtime().block_on(send(&app, "POST", "/v1/grade", Some("application/json"), body.to_string()));
+        check(r.status, &r.body)?;
+    }
 }

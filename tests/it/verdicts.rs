@@ -411,3 +411,55 @@ async fn tolerances_scale_with_the_reference_and_only_informative_samples_count(
     }
     assert_eq!(seen.len(), 2, "both happen among the seeds: {seen:?}");
 }
+
+#[tokio::test]
+async fn where_f64_loses_the_digits_a_second_evaluation_decides() {
+    // cosh(x)^2 - sinh(x)^2 is 1; at x = 15..20 both squares are near 1e16, and f64 keeps
+    // no digit of their difference (it reads 0 or 16): evaluated again in 192 bits.
+    let cancelling = "cosh(x)^2 - sinh(x)^2";
+    let r = grade(
+        json!({"expression": cancelling, "kind": "value", "answer": "1",
+                          "domain": {"x": [15, 20]}}),
+    )
+    .await;
+    assert_eq!(r["verdict"], "correct", "{r}");
+    let r = grade(
+        json!({"expression": cancelling, "kind": "value", "answer": "1.001",
+                          "domain": {"x": [15, 20]}}),
+    )
+    .await;
+    assert_eq!(r["verdict"], "incorrect", "{r}");
+    // The expected value shown is the 192-bit one: 1, not f64's noise.
+    let ce = &r["components"]["value"]["counterexample"];
+    assert_eq!(ce["expected"].as_f64(), Some(1.0), "{r}");
+    // At x = 60..70 the squares are near 1e56: 192 bits are not enough either, and the
+    // service says so rather than guess.
+    let r = grade(
+        json!({"expression": cancelling, "kind": "value", "answer": "1",
+                          "domain": {"x": [60, 70]}}),
+    )
+    .await;
+    assert_eq!(r["verdict"], "undecided", "{r}");
+    // Large terms cancelling around a function: exp(x)*(exp(x) + 1e8)^2 minus its
+    // expansion's large part is exp(3x), which f64 reads as 16 at x = 1.
+    let big = "exp(x)*(exp(x)+1e8)^2 - exp(x)*(1e16 + 2e8*exp(x))";
+    let r = grade(
+        json!({"expression": big, "kind": "value", "answer": "exp(3*x)",
+                          "domain": {"x": [0, 1]}}),
+    )
+    .await;
+    assert_eq!(r["verdict"], "correct", "{r}");
+    let r = grade(
+        json!({"expression": big, "kind": "value", "answer": "1.0001*exp(3*x)",
+                          "domain": {"x": [0, 1]}}),
+    )
+    .await;
+    assert_eq!(r["verdict"], "incorrect", "{r}");
+    let ce = &r["components"]["value"]["counterexample"];
+    let x = ce["point"]["x"].as_f64().unwrap();
+    let expected = ce["expected"].as_f64().unwrap();
+    assert!(
+        (expected - (3.0 * x).exp()).abs() <= 4.0 * f64::EPSILON * expected,
+        "{r}"
+    );
+}

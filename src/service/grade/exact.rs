@@ -23,7 +23,9 @@ use crate::engine::{Budget, ExprId, Pool};
 /// The largest integer exponent evaluated exactly.
 const MAX_EXPONENT: i64 = 100_000;
 /// The most bits a number may reach (numerator and denominator together).
-const MAX_BITS: u64 = 1 << 22;
+const MAX_BITS: u64 = 1 << 20;
+/// The most bits of all numbers made at one point together.
+const MAX_WORK_BITS: u64 = 1 << 23;
 /// log2 of the size of the set each coordinate is drawn from.
 const SET_BITS: u32 = 40;
 /// The chance a wrong answer may pass, at most.
@@ -272,8 +274,11 @@ impl<'p> Exact<'p> {
     }
 
     /// The values of `roots` at `point` (the variables' values), or `None` past a bound.
-    fn eval(&self, roots: &[ExprId], point: &[Frac]) -> Option<Vec<Value>> {
+    fn eval(&self, roots: &[ExprId], point: &[Frac], budget: &Budget) -> Option<Vec<Value>> {
         let mut vals: HashMap<ExprId, Value> = HashMap::default();
+        // The bits of every number made, bounded: a thousand terms of 3-million-bit powers
+        // would each pass `MAX_BITS` and together take minutes.
+        let mut work = 0u64;
         // A child's value: `Some(None)` where it is singular.
         let get = |vals: &HashMap<ExprId, Value>, c: &ExprId| -> Option<Option<Frac>> {
             match vals.get(c)? {
@@ -320,10 +325,13 @@ impl<'p> Exact<'p> {
                 Node::Const(_) | Node::Call(..) => return None,
             };
             if let Value::Num(r) = &v {
-                if r.bits() > MAX_BITS {
+                work = work.saturating_add(r.bits());
+                if r.bits() > MAX_BITS || work > MAX_WORK_BITS {
                     return None;
                 }
             }
+            // Between steps, so a step of the largest size is the most time overshot.
+            budget.check().ok()?;
             vals.insert(n, v);
         }
         roots.iter().map(|r| vals.remove(r)).collect()
@@ -369,7 +377,7 @@ impl<'p> Exact<'p> {
             let point: Vec<Frac> = (0..variables)
                 .map(|_| Frac::int(BigInt::from((next() % (2 * half as u64)) as i64 - half)))
                 .collect();
-            let Some(mut v) = self.eval(&[reference, answer], &point) else {
+            let Some(mut v) = self.eval(&[reference, answer], &point, budget) else {
                 return Decision::Unknown;
             };
             match (v.pop(), v.pop()) {
@@ -413,12 +421,13 @@ impl<'p> Exact<'p> {
         reference: ExprId,
         answer: ExprId,
         point: &[f64],
+        budget: &Budget,
     ) -> Option<(Frac, Frac)> {
         let point: Vec<Frac> = point
             .iter()
             .map(|&x| Frac::of_f64(x))
             .collect::<Option<_>>()?;
-        let mut v = self.eval(&[reference, answer], &point)?;
+        let mut v = self.eval(&[reference, answer], &point, budget)?;
         match (v.pop()?, v.pop()?) {
             (Value::Num(a), Value::Num(r)) => Some((r, a)),
             _ => None,

@@ -17,6 +17,7 @@
 pub mod answer;
 pub mod exact;
 pub mod matrix;
+pub mod precision;
 
 use std::collections::HashMap;
 
@@ -129,7 +130,9 @@ impl VarDomain {
                 if a > b {
                     return None;
                 }
-                a + (rng.next() % ((b - a) as u64 + 1)) as f64
+                // The count of integers, capped where f64 stops telling them apart.
+                let span = (b - a).min(9_007_199_254_740_992.0) as u64;
+                a + (rng.next() % (span + 1)) as f64
             } else {
                 lo + (hi - lo) * rng.unit()
             };
@@ -328,6 +331,21 @@ impl Scale {
     /// Whether `r` and `a` agree within the tolerances.
     fn close(self, r: f64, a: f64) -> bool {
         (r - a).abs() <= self.atol + self.rtol * r.abs().max(a.abs())
+    }
+}
+
+/// Error-bounded evaluators of a reference and an answer (`None`: too large to bound).
+struct Pair<'p> {
+    reference: Option<precision::Careful<'p>>,
+    answer: Option<precision::Careful<'p>>,
+}
+
+impl<'p> Pair<'p> {
+    fn new(pool: &'p Pool, reference: ExprId, answer: ExprId, inputs: &[ExprId]) -> Pair<'p> {
+        Pair {
+            reference: precision::Careful::new(pool, reference, inputs),
+            answer: precision::Careful::new(pool, answer, inputs),
+        }
     }
 }
 
@@ -560,6 +578,39 @@ impl Grader {
         result
     }
 
+    /// The reference's and the answer's values at sample `point` as compared: `r` and `a`
+    /// (their f64 values) when their rounding errors cannot change whether they agree;
+    /// else the 192-bit values when theirs cannot; else `None`: no evidence.
+    fn decidable_pair(
+        &self,
+        careful: &Pair<'_>,
+        point: &[f64],
+        r: f64,
+        a: f64,
+        scale: Scale,
+    ) -> Option<(f64, f64)> {
+        if !r.is_finite() || !a.is_finite() {
+            return Some((r, a));
+        }
+        let (Some(cr), Some(ca)) = (&careful.reference, &careful.answer) else {
+            return Some((r, a));
+        };
+        let mut input = point.to_vec();
+        input.extend(&self.params);
+        let decides = |r: f64, a: f64, err: f64| {
+            let tol = scale.atol + scale.rtol * r.abs().max(a.abs());
+            let gap = (r - a).abs();
+            gap + err <= tol || gap - err > tol
+        };
+        let b = &self.budget;
+        let ((_, er), (_, ea)) = (cr.in_f64(&input, b), ca.in_f64(&input, b));
+        if decides(r, a, er + ea) {
+            return Some((r, a));
+        }
+        let ((r2, er2), (a2, ea2)) = (cr.in_wide(&input, b), ca.in_wide(&input, b));
+        decides(r2, a2, er2 + ea2).then_some((r2, a2))
+    }
+
     /// The simplest point (small integers and halves first, then the samples) where the
     /// reference is finite and `node` is not: the reference's value there, and `node`'s.
     fn undefined_at(&self, reference: ExprId, node: ExprId) -> Option<Counterexample> {
@@ -631,25 +682,28 @@ impl Grader {
         }
         let o = &self.options;
         let expected: Vec<f64> = self.reference_at.iter().map(|r| r[k]).collect();
-        let scale = Scale::of(
-            &expected,
-            o,
-            self.pool.node(reference).as_num() == Some(0.0),
-        );
+        let zero = self.pool.node(reference).as_num() == Some(0.0);
+        let scale = Scale::of(&expected, o, zero);
         // Undefined where the reference is defined: wrong, whatever else agrees.
         let undefined = values.iter().any(|a| !a.is_finite());
-        let differs = expected
+        // Each sample's pair as compared: in f64, or in 192 bits where f64 kept too
+        // few digits to decide; `None` where neither can (no evidence).
+        let careful = Pair::new(&self.pool, reference, answer, &self.inputs);
+        let pairs: Vec<Option<(f64, f64)>> = self
+            .samples
             .iter()
-            .zip(&values)
-            .any(|(&r, &a)| scale.informative(r, a) && !scale.close(r, a));
+            .zip(expected.iter().zip(&values))
+            .map(|(p, (&r, &a))| self.decidable_pair(&careful, p, r, a, scale))
+            .collect();
+        let evidence = |pair: &Option<(f64, f64)>| pair.filter(|&(r, a)| scale.informative(r, a));
+        let differs = pairs
+            .iter()
+            .filter_map(evidence)
+            .any(|(r, a)| a.is_finite() && !scale.close(r, a));
         if !undefined && !differs {
             // Agreement counts only at informative samples: where both sides are
             // negligible against the reference's scale, any answer would agree.
-            let informative = expected
-                .iter()
-                .zip(&values)
-                .filter(|&(&r, &a)| scale.informative(r, a))
-                .count();
+            let informative = pairs.iter().filter_map(evidence).count();
             let verdict = if informative * 2 >= o.samples.max(1) {
                 Verdict::Correct {
                     method: Method::Numeric,
@@ -659,11 +713,14 @@ impl Grader {
             };
             return (verdict, values);
         }
-        let Some(counterexample) = tape.as_ref().and_then(|t| self.counterexample(k, t, scale))
+        let usable: Vec<bool> = pairs.iter().map(|p| evidence(p).is_some()).collect();
+        let Some(counterexample) = tape
+            .as_ref()
+            .and_then(|t| self.counterexample(k, t, scale, &careful))
         else {
             return (Verdict::Undecided, values);
         };
-        let hint = self.hint(reference, &expected, &values, scale);
+        let hint = self.hint(reference, &expected, &values, &usable);
         let factor = match hint {
             Some(Hint::ConstantFactor) => constant_ratio(&expected, &values),
             _ => None,
@@ -739,7 +796,7 @@ impl Grader {
         answer: ExprId,
     ) -> Option<(Counterexample, exact::Frac, exact::Frac)> {
         let at = |p: &[f64]| {
-            let (r, a) = ex.values_at(reference, answer, p)?;
+            let (r, a) = ex.values_at(reference, answer, p, &self.budget)?;
             (r != a).then(|| {
                 let c = Counterexample {
                     point: p.to_vec(),
@@ -795,7 +852,13 @@ impl Grader {
     /// The simplest point (small integers and halves first) where the reference is
     /// defined and the answer differs from it (or is undefined), else the first such
     /// sample.
-    fn counterexample(&self, k: usize, tape: &Executable, scale: Scale) -> Option<Counterexample> {
+    fn counterexample(
+        &self,
+        k: usize,
+        tape: &Executable,
+        scale: Scale,
+        careful: &Pair<'_>,
+    ) -> Option<Counterexample> {
         let eval = |p: &[f64]| -> Option<(f64, f64)> {
             let r = self.reference(p)?;
             if !r[k].is_finite() || (!self.options.values_only && !r.iter().all(|v| v.is_finite()))
@@ -805,8 +868,13 @@ impl Grader {
             let mut input = p.to_vec();
             input.extend(&self.params);
             let a = tape.eval(&input).ok()?.first().copied()?;
-            let differs = !a.is_finite() || (scale.informative(r[k], a) && !scale.close(r[k], a));
-            differs.then_some((r[k], a))
+            if !a.is_finite() {
+                return Some((r[k], a));
+            }
+            // Only where the digits decide: the numbers shown are then the f64 ones, or
+            // the 192-bit ones rounded where f64 lost them.
+            let (r, a) = self.decidable_pair(careful, p, r[k], a, scale)?;
+            (scale.informative(r, a) && !scale.close(r, a)).then_some((r, a))
         };
         for p in self.simple_points() {
             if let Some((expected, submitted)) = eval(&p) {
@@ -833,22 +901,18 @@ impl Grader {
         reference: ExprId,
         expected: &[f64],
         values: &[f64],
-        scale: Scale,
+        usable: &[bool],
     ) -> Option<Hint> {
         let o = self.options.clone();
         if values.iter().any(|v| !v.is_finite()) {
             return None;
         }
-        // Only informative samples are evidence of a factor.
-        let mask: Vec<bool> = expected
-            .iter()
-            .zip(values)
-            .map(|(&r, &a)| scale.informative(r, a))
-            .collect();
+        // Only informative samples whose digits decide are evidence of a factor.
+        let mask = usable;
         let (expected, values): (Vec<f64>, Vec<f64>) = expected
             .iter()
             .zip(values)
-            .zip(&mask)
+            .zip(mask)
             .filter(|(_, &m)| m)
             .map(|(p, _)| p)
             .unzip();
@@ -886,7 +950,7 @@ impl Grader {
             };
             let matches = rows
                 .iter()
-                .zip(&mask)
+                .zip(mask)
                 .filter(|(_, &m)| m)
                 .map(|(d, _)| d)
                 .zip(expected.iter().zip(&values))
