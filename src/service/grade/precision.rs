@@ -200,7 +200,7 @@ const MAX_NODES: usize = 1 << 16;
 
 impl<'p> Careful<'p> {
     /// An evaluator of `root`, whose inputs are the symbols `inputs` in that order; `None`
-    /// past [`MAX_NODES`].
+    /// past 65,536 nodes.
     pub fn new(pool: &'p Pool, root: ExprId, inputs: &[ExprId]) -> Option<Careful<'p>> {
         let mut seen = rustc_hash::FxHashSet::default();
         seen.insert(root);
