@@ -463,3 +463,26 @@ async fn where_f64_loses_the_digits_a_second_evaluation_decides() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn an_answer_past_f64s_range_on_the_way_is_not_undefined() {
+    // exp(x)/(1 + exp(x)) is inf/inf in f64 beyond x = 709.78 (29% of [0, 1000]), and 1
+    // in 192 bits: not undefined, so right where the other samples decide.
+    let r = grade(json!({"expression": "1/(1 + exp(-x))", "kind": "value",
+                          "answer": "exp(x)/(1 + exp(x))", "domain": {"x": [0, 1000]}}))
+    .await;
+    assert_eq!(r["verdict"], "correct", "{r}");
+    // Where every sample is past f64's range, its error bound is too: no evidence.
+    let r = grade(json!({"expression": "1/(1 + exp(-x))", "kind": "value",
+                          "answer": "exp(x)/(1 + exp(x))", "domain": {"x": [700, 800]}}))
+    .await;
+    assert_eq!(r["verdict"], "undecided", "{r}");
+    // ... while sqrt(-x) is undefined there in any precision.
+    let r = grade(json!({"expression": "1/(1 + exp(-x))", "kind": "value",
+                          "answer": "exp(x)/(1 + exp(x)) + sqrt(-x)", "domain": {"x": [700, 800]}}))
+    .await;
+    assert_eq!(
+        r["components"]["value"]["counterexample"]["submitted"], "NaN",
+        "{r}"
+    );
+}

@@ -589,22 +589,30 @@ impl Grader {
         a: f64,
         scale: Scale,
     ) -> Option<(f64, f64)> {
-        if !r.is_finite() || !a.is_finite() {
-            return Some((r, a));
-        }
         let (Some(cr), Some(ca)) = (&careful.reference, &careful.answer) else {
             return Some((r, a));
         };
         let mut input = point.to_vec();
         input.extend(&self.params);
+        let b = &self.budget;
+        if !r.is_finite() {
+            return Some((r, a));
+        }
+        if !a.is_finite() {
+            // Undefined, or only past f64's range on the way (`exp(u)/(1 + exp(u))` at
+            // u = 800 is inf/inf in f64 and 1 in 192 bits, with a far wider exponent).
+            let (a2, _) = ca.in_wide(&input, b);
+            if !a2.is_finite() {
+                return Some((r, a));
+            }
+        }
         let decides = |r: f64, a: f64, err: f64| {
             let tol = scale.atol + scale.rtol * r.abs().max(a.abs());
             let gap = (r - a).abs();
             gap + err <= tol || gap - err > tol
         };
-        let b = &self.budget;
         let ((_, er), (_, ea)) = (cr.in_f64(&input, b), ca.in_f64(&input, b));
-        if decides(r, a, er + ea) {
+        if a.is_finite() && decides(r, a, er + ea) {
             return Some((r, a));
         }
         let ((r2, er2), (a2, ea2)) = (cr.in_wide(&input, b), ca.in_wide(&input, b));
@@ -684,8 +692,6 @@ impl Grader {
         let expected: Vec<f64> = self.reference_at.iter().map(|r| r[k]).collect();
         let zero = self.pool.node(reference).as_num() == Some(0.0);
         let scale = Scale::of(&expected, o, zero);
-        // Undefined where the reference is defined: wrong, whatever else agrees.
-        let undefined = values.iter().any(|a| !a.is_finite());
         // Each sample's pair as compared: in f64, or in 192 bits where f64 kept too
         // few digits to decide; `None` where neither can (no evidence).
         let careful = Pair::new(&self.pool, reference, answer, &self.inputs);
@@ -695,6 +701,8 @@ impl Grader {
             .zip(expected.iter().zip(&values))
             .map(|(p, (&r, &a))| self.decidable_pair(&careful, p, r, a, scale))
             .collect();
+        // Undefined where the reference is defined: wrong, whatever else agrees.
+        let undefined = pairs.iter().flatten().any(|(_, a)| !a.is_finite());
         let evidence = |pair: &Option<(f64, f64)>| pair.filter(|&(r, a)| scale.informative(r, a));
         let differs = pairs
             .iter()
@@ -868,13 +876,11 @@ impl Grader {
             let mut input = p.to_vec();
             input.extend(&self.params);
             let a = tape.eval(&input).ok()?.first().copied()?;
-            if !a.is_finite() {
-                return Some((r[k], a));
-            }
             // Only where the digits decide: the numbers shown are then the f64 ones, or
             // the 192-bit ones rounded where f64 lost them.
             let (r, a) = self.decidable_pair(careful, p, r[k], a, scale)?;
-            (scale.informative(r, a) && !scale.close(r, a)).then_some((r, a))
+            let differs = !a.is_finite() || (scale.informative(r, a) && !scale.close(r, a));
+            differs.then_some((r, a))
         };
         for p in self.simple_points() {
             if let Some((expected, submitted)) = eval(&p) {

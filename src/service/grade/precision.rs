@@ -115,6 +115,18 @@ impl Real for BigFloat {
         }
     }
     fn powf(&self, e: &BigFloat, cx: &mut Option<Consts>) -> BigFloat {
+        // Undefined inputs answer at once (astro-float can take seconds over them).
+        let (x, k) = (self.value(), e.value());
+        if x.is_nan() || k.is_nan() || (x < 0.0 && k.fract() != 0.0) || (x == 0.0 && k < 0.0) {
+            return BigFloat::of(f64::NAN);
+        }
+        // A negative base with an integer exponent: a product, not exp(k ln x).
+        if x <= 0.0 {
+            return match i32::try_from(k as i64) {
+                Ok(k) if k.unsigned_abs() <= 1 << 20 => Real::powi(self, k),
+                _ => BigFloat::of(x.powf(k)),
+            };
+        }
         match cx.as_mut() {
             Some(cc) => self.pow(e, WIDE_BITS, RM, cc),
             None => BigFloat::of(self.value().powf(e.value())),
@@ -127,6 +139,38 @@ impl Real for BigFloat {
         let Some(cc) = cx.as_mut() else {
             return narrow(a, b);
         };
+        // Outside a function's domain the answer is NaN at once: astro-float can take
+        // seconds over such an argument.
+        let (x, y) = (a.value(), b.value());
+        let outside = x.is_nan()
+            || y.is_nan()
+            || match f {
+                Func::Ln | Func::Log2 | Func::Log10 => x <= 0.0,
+                Func::Asin | Func::Acos => x.abs() > 1.0,
+                Func::Acosh => x < 1.0,
+                Func::Atanh => x.abs() >= 1.0,
+                _ => false,
+            };
+        // Past these, f64 has the answer (an overflow, 1, or a sine no digit of whose
+        // argument is known), and astro-float would reduce the argument at great length.
+        let huge = match f {
+            Func::Sin | Func::Cos | Func::Tan | Func::Sec | Func::Csc | Func::Cot => x.abs() > 1e6,
+            Func::Exp
+            | Func::Sinh
+            | Func::Cosh
+            | Func::Tanh
+            | Func::Sech
+            | Func::Csch
+            | Func::Coth
+            | Func::Sigmoid => x.abs() > 1e6,
+            _ => false,
+        };
+        if huge {
+            return narrow(a, b);
+        }
+        if outside {
+            return (BigFloat::of(f64::NAN), 0.0);
+        }
         let v = match f {
             Func::Exp => a.exp(p, RM, cc),
             Func::Ln => a.ln(p, RM, cc),
@@ -172,8 +216,26 @@ impl Real for BigFloat {
         (v, WIDE_UNIT)
     }
     fn value(&self) -> f64 {
-        // astro-float prints the number exactly enough, and Rust parses it correctly rounded.
-        self.to_string().parse().unwrap_or(f64::NAN)
+        if self.is_inf_pos() {
+            return f64::INFINITY;
+        }
+        if self.is_inf_neg() {
+            return f64::NEG_INFINITY;
+        }
+        // The top two words of the mantissa (a fraction in [1/2, 1)) times 2^exponent:
+        // within an ulp, without printing (a decimal conversion costs big products).
+        let Some((words, _, sign, exponent, _)) = self.as_raw_parts() else {
+            return f64::NAN;
+        };
+        let word = |k: usize| words.len().checked_sub(k).map_or(0.0, |i| words[i] as f64);
+        let two64 = 2f64.powi(64);
+        let fraction = (word(1) + word(2) / two64) / two64;
+        let v = fraction * 2f64.powi(exponent);
+        if sign == astro_float::Sign::Neg {
+            -v
+        } else {
+            v
+        }
     }
 }
 
@@ -261,8 +323,9 @@ impl<'p> Careful<'p> {
                 Node::Num(bits) => {
                     let v = f64::from_bits(bits);
                     match self.pool.exact(v) {
-                        // The literal as written (1/10, not its f64), rounded once.
-                        Some(r) if wide => Bounded {
+                        // The literal as written (1/10, not its f64), rounded once unless
+                        // it is a binary fraction.
+                        Some(r) if wide && !(r.denom() as u64).is_power_of_two() => Bounded {
                             v: R::ratio(r.numer(), r.denom()),
                             err: v.abs() * R::UNIT,
                         },
@@ -381,9 +444,18 @@ impl<'p> Careful<'p> {
                     let (x, y) = (a.v.value(), b.v.value());
                     // The slopes, by central differences in f64: first order is enough
                     // for a bound that only asks whether digits are left.
+                    // (Central, else one-sided at the edge of a domain: ln at 1e-300.)
                     let slope = |g: &dyn Fn(f64) -> f64, at: f64| {
-                        let h = at.abs() * 1e-6 + 1e-12;
-                        ((g(at + h) - g(at - h)) / (2.0 * h)).abs()
+                        let h = if at == 0.0 { 1e-300 } else { at.abs() * 1e-6 };
+                        let (left, mid, right) = (g(at - h), g(at), g(at + h));
+                        [
+                            (right - left) / (2.0 * h),
+                            (right - mid) / h,
+                            (mid - left) / h,
+                        ]
+                        .into_iter()
+                        .find(|d| d.is_finite())
+                        .map_or(f64::INFINITY, f64::abs)
                     };
                     let mut err = accuracy * v.value().abs();
                     if a.err > 0.0 {
