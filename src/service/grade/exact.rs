@@ -17,6 +17,7 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 use rustc_hash::FxHashMap as HashMap;
 
+use super::sampling::Rng;
 use crate::engine::expr::Node;
 use crate::engine::{Budget, ExprId, Pool};
 
@@ -356,14 +357,7 @@ impl<'p> Exact<'p> {
             return Decision::Unknown;
         }
         let k = (FAILURE.ln() / (d / s).ln()).ceil().max(1.0) as usize;
-        let mut rng = seed ^ 0xe8ac_7a7e_0f1b_4d3d;
-        let mut next = move || {
-            rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = rng;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
+        let mut rng = Rng(seed ^ 0xe8ac_7a7e_0f1b_4d3d);
         let half = 1i64 << (SET_BITS - 1);
         let (mut equal, mut tried) = (0usize, 0usize);
         // (reference, answer) where they differ: compared by cross products, never
@@ -375,7 +369,7 @@ impl<'p> Exact<'p> {
                 return Decision::Unknown;
             }
             let point: Vec<Frac> = (0..variables)
-                .map(|_| Frac::int(BigInt::from((next() % (2 * half as u64)) as i64 - half)))
+                .map(|_| Frac::int(BigInt::from((rng.next() % (2 * half as u64)) as i64 - half)))
                 .collect();
             let Some(mut v) = self.eval(&[reference, answer], &point, budget) else {
                 return Decision::Unknown;
