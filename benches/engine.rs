@@ -242,17 +242,6 @@ fn w4(c: &mut Criterion) {
         .build()
         .unwrap();
     let app = nabla::http::app(nabla::http::state(nabla::config::Config::default()));
-    let grade = || {
-        let req = axum::http::Request::post("/v1/grade")
-            .header("content-type", "application/json")
-            .body(Body::from(body.clone()))
-            .unwrap();
-        rt.block_on(async {
-            let r = app.clone().oneshot(req).await.unwrap();
-            assert_eq!(r.status(), 200);
-            r.into_body().collect().await.unwrap().to_bytes().len()
-        })
-    };
     let post = |body: &str| {
         let req = axum::http::Request::post("/v1/grade")
             .header("content-type", "application/json")
@@ -284,7 +273,9 @@ fn w4(c: &mut Criterion) {
     assert!(String::from_utf8_lossy(&post(big)).contains("\"exact\""));
     let mut g = c.benchmark_group("W4 grade");
     g.sample_size(10);
-    g.bench_function("1000 submissions of 4a in one request", |b| b.iter(grade));
+    g.bench_function("1000 submissions of 4a in one request", |b| {
+        b.iter(|| post(&body).len())
+    });
     // By hand: what grading a class numerically costs at the least, without reading a
     // formula: the distinct submissions evaluated by hand-written Rust at 24 points each.
     g.bench_function("by hand: 4a answers at 24 points", |b| {
