@@ -216,7 +216,7 @@ impl Grader {
     pub fn new(
         program: &Program,
         params: Vec<f64>,
-        options: GradeOptions,
+        mut options: GradeOptions,
         config: &Config,
         budget: Budget,
     ) -> Result<Grader, ApiError> {
@@ -238,6 +238,8 @@ impl Grader {
                 "a domain not aligned with the variables",
             ));
         }
+        // Each variable's domain, the defaults where the request gave none.
+        options.domain.resize(n, VarDomain::default());
         let mut g = Grader {
             pool,
             variables: program.variables.clone(),
@@ -271,20 +273,12 @@ impl Grader {
         self.tape.eval(&input).ok()
     }
 
-    /// Each variable's domain (the defaults where the request gave none).
-    fn domains(&self) -> Vec<VarDomain> {
-        let n = self.variables.len();
-        let mut d = self.options.domain.clone();
-        d.resize(n, VarDomain::default());
-        d
-    }
-
     /// Draws the usable samples: points where every output of the reference is finite.
     /// Boxes the service chose move (around 0, then the positive side, then wide) while
     /// fewer than half the wanted points are usable.
     fn sample(&mut self) -> Result<(), Exhausted> {
         let wanted = self.options.samples.max(1);
-        let domains = self.domains();
+        let domains = self.options.domain.clone();
         let movable = domains.iter().any(|d| d.range.is_none());
         let mut rng = Rng(self.options.seed);
         // The outputs that must be finite at a sample: the functions alone when only
@@ -330,7 +324,7 @@ impl Grader {
     /// The box per variable the samples came from, when the service chose any of it
     /// (`sampled_domain` in the response).
     pub fn sampled_domain(&self) -> Option<&[(f64, f64)]> {
-        let chosen = self.domains().iter().any(|d| d.range.is_none());
+        let chosen = self.options.domain.iter().any(|d| d.range.is_none());
         chosen.then_some(self.bounds.as_slice())
     }
 
@@ -675,7 +669,7 @@ impl Grader {
             1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0, 1.5, -1.5, 3.0, -3.0, 2.5, -2.5,
         ];
         let n = self.variables.len();
-        let domains = self.domains();
+        let domains = &self.options.domain;
         let mut rng = Rng(self.options.seed ^ 0x5eed);
         let mut candidates: Vec<Vec<usize>> = vec![vec![0; n], vec![1; n], vec![4; n]];
         for _ in 0..300 {
@@ -692,7 +686,7 @@ impl Grader {
             .filter(|p| {
                 p.iter()
                     .zip(&self.bounds)
-                    .zip(&domains)
+                    .zip(domains)
                     .all(|((x, &(lo, hi)), d)| (lo..=hi).contains(x) && d.admits(*x))
             })
             .collect()
